@@ -1,0 +1,107 @@
+# 智询 — two commands on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Rasa 3.6 supports Python 3.8–3.10 only: find a 3.10 interpreter (pyenv shims included).
+PY310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/bin/python3.10; do \
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && echo $$p && break; done)
+PY311 ?= $(shell for p in python3.11 $$HOME/.pyenv/versions/3.11*/bin/python3.11 /usr/bin/python3.11; do \
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 11)' >/dev/null 2>&1 && echo $$p && break; done)
+
+APP := .venv/bin/python
+RASA := .venv-rasa/bin/rasa
+export RASA_TELEMETRY_ENABLED := false
+export HF_HUB_OFFLINE := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONDONTWRITEBYTECODE := 1
+
+RASA_MODEL := models/zhixun.tar.gz
+RASA_INPUTS := config.yml domain.yml data rasa_components var/jieba
+
+.PHONY: help run test chat setup venvs system-deps dictionary index model database lint format nlu-eval bench clean
+
+help:
+	@echo "make run    set up what is missing, then start every service (Ctrl-C stops them)"
+	@echo "make test   the whole test suite"
+	@echo "make chat   chat with the running assistant in the terminal"
+
+## ---- environments ---------------------------------------------------------------------------
+.venv-rasa/.installed: requirements/rasa.txt
+	@test -n "$(PY310)" || { echo "Python 3.10 not found (Rasa 3.6 needs 3.8–3.10); set PY310=/path/to/python3.10"; exit 1; }
+	test -x .venv-rasa/bin/python || $(PY310) -m venv .venv-rasa
+	.venv-rasa/bin/pip install --quiet --disable-pip-version-check -r requirements/rasa.txt
+	touch $@
+
+.venv/.installed: requirements/torch.txt requirements/app.txt
+	@test -n "$(PY311)" || { echo "Python 3.11 not found; set PY311=/path/to/python3.11"; exit 1; }
+	test -x .venv/bin/python || $(PY311) -m venv .venv
+	# torch first, exactly pinned: anything looser pulls a multi-GB CUDA build.
+	.venv/bin/pip install --quiet --disable-pip-version-check -r requirements/torch.txt
+	.venv/bin/pip install --quiet --disable-pip-version-check -r requirements/app.txt
+	touch $@
+
+venvs: .venv/.installed .venv-rasa/.installed
+
+# Headless Chromium for the browser tests (Debian packages; Playwright never downloads one).
+system-deps:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		echo "Installing chromium and chromium-driver …"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
+	fi
+
+## ---- build steps (each a no-op when its inputs did not change) ------------------------------
+.env: | .venv/.installed
+	$(APP) -c "from bot.services import ensure_dotenv; ensure_dotenv()"
+
+dictionary: .venv/.installed
+	$(APP) -m bot.nlp.dictionary
+
+index: dictionary
+	$(APP) -m bot.knowledge build
+
+database: .venv/.installed
+	$(APP) -m bot.store upgrade
+	$(APP) -m bot.status seed
+
+# Retrain only when the fingerprint of the training inputs changed.
+model: dictionary .venv-rasa/.installed
+	@fingerprint=$$(find $(RASA_INPUTS) -type f -not -name '*.pyc' | sort | xargs sha256sum | sha256sum | cut -c1-16); \
+	if [ -f $(RASA_MODEL) ] && [ "$$(cat models/.fingerprint 2>/dev/null)" = "$$fingerprint" ]; then \
+		echo "Rasa model is up to date ($$fingerprint)"; \
+	else \
+		echo "Training the Rasa model ($$fingerprint) …"; \
+		$(RASA) train --fixed-model-name zhixun --out models --quiet && echo $$fingerprint > models/.fingerprint; \
+	fi
+
+setup: venvs .env index model database
+
+## ---- the two commands ------------------------------------------------------------------------
+run: setup
+	$(APP) -m bot.services run
+
+test: setup system-deps
+	$(RASA) data validate --fail-on-warnings --quiet
+	$(APP) -m ruff check .
+	$(APP) -m ruff format --check .
+	$(APP) -m pytest -q
+
+chat: .venv/.installed
+	$(APP) -m bot.gateway.terminal
+
+## ---- extras ----------------------------------------------------------------------------------
+nlu-eval: model
+	$(APP) -m bot.nlu_eval
+
+bench: setup
+	$(APP) bench/retrieval.py
+
+lint:
+	$(APP) -m ruff check .
+	$(APP) -m ruff format --check .
+
+format:
+	$(APP) -m ruff check --fix .
+	$(APP) -m ruff format .
+
+clean:
+	rm -rf var models

@@ -1,0 +1,1 @@
+"""Thin rasa-sdk adapters into the bot/ library: one module per capability."""

@@ -1,0 +1,224 @@
+"""Starts and supervises the three services: action server, Rasa server, web app.
+
+``python -m bot.services run`` is what ``make run`` calls; the end-to-end tests start the same
+stack on free loopback ports with their own settings.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from bot.settings import PROJECT_ROOT, Settings, get_settings
+
+RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+APP_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
+
+
+@dataclass
+class Service:
+    name: str
+    command: list[str]
+    ready_url: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def ensure_dotenv(path: Path = PROJECT_ROOT / ".env") -> None:
+    """Generate the git-ignored .env with fresh secrets on first run; never overwrite it."""
+    existing = path.read_text(encoding="utf-8") if path.exists() else ""
+    lines = []
+    for key in ("ZHIXUN_RASA_TOKEN", "ZHIXUN_SECRET_KEY"):
+        if f"{key}=" not in existing:
+            lines.append(f"{key}={secrets.token_urlsafe(32)}")
+    if lines:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write("".join(f"{line}\n" for line in lines))
+        path.chmod(0o600)
+
+
+def write_endpoints(settings: Settings) -> Path:
+    """The committed endpoints.yml with this deployment's action URL and tracker database."""
+    endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+    endpoints["action_endpoint"]["url"] = f"http://{settings.host}:{settings.action_port}/webhook"
+    if endpoints.get("tracker_store", {}).get("dialect") == "sqlite":
+        settings.rasa_tracker_db.parent.mkdir(parents=True, exist_ok=True)
+        endpoints["tracker_store"]["db"] = str(settings.rasa_tracker_db)
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.run_dir / "endpoints.yml"
+    path.write_text(yaml.safe_dump(endpoints, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def stack_services(settings: Settings) -> list[Service]:
+    host = settings.host
+    common_env = {
+        "RASA_TELEMETRY_ENABLED": "false",
+        "HF_HUB_OFFLINE": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    return [
+        Service(
+            "action server",
+            [
+                str(APP_PYTHON),
+                "-m",
+                "rasa_sdk",
+                "--actions",
+                "actions",
+                "--port",
+                str(settings.action_port),
+            ],
+            f"http://{host}:{settings.action_port}/health",
+            common_env,
+        ),
+        Service(
+            "Rasa server",
+            [
+                str(RASA_BIN),
+                "run",
+                "--enable-api",
+                "--auth-token",
+                settings.rasa_token,
+                "--interface",
+                host,
+                "--port",
+                str(settings.rasa_port),
+                "--model",
+                str(settings.rasa_model_dir),
+                "--endpoints",
+                str(write_endpoints(settings)),
+                "--credentials",
+                str(PROJECT_ROOT / "credentials.yml"),
+            ],
+            f"http://{host}:{settings.rasa_port}/status?token={settings.rasa_token}",
+            common_env,
+        ),
+        Service(
+            "web app",
+            [
+                str(APP_PYTHON),
+                "-m",
+                "uvicorn",
+                "--factory",
+                "bot.gateway.app:create_asgi_app",
+                "--host",
+                host,
+                "--port",
+                str(settings.web_port),
+            ],
+            f"http://{host}:{settings.web_port}/healthz",
+            common_env,
+        ),
+    ]
+
+
+def _is_ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+class Stack:
+    """The running services; stops every child on exit, whatever happens."""
+
+    def __init__(self, services: list[Service], env: dict[str, str], log_dir: Path) -> None:
+        self.services = services
+        self.env = env
+        self.log_dir = log_dir
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, timeout_seconds: float = 300) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for service in self.services:
+            log = (self.log_dir / f"{service.name.replace(' ', '-')}.log").open("wb")
+            self.processes.append(
+                subprocess.Popen(
+                    service.command,
+                    cwd=PROJECT_ROOT,
+                    env={**self.env, **service.env},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+        deadline = time.monotonic() + timeout_seconds
+        for service, process in zip(self.services, self.processes, strict=True):
+            while not _is_ready(service.ready_url):
+                if process.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(
+                        f"{service.name} exited with {process.returncode}; "
+                        f"see {self.log_dir}/{service.name.replace(' ', '-')}.log"
+                    )
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise TimeoutError(f"{service.name} not ready after {timeout_seconds:.0f}s")
+                time.sleep(0.5)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.processes.clear()
+
+
+def start_stack(settings: Settings, env: dict[str, str], log_dir: Path) -> Stack:
+    stack = Stack(stack_services(settings), env, log_dir)
+    stack.start()
+    return stack
+
+
+def run() -> None:
+    ensure_dotenv()
+    get_settings.cache_clear()
+    settings = get_settings()
+    stack = Stack(stack_services(settings), dict(os.environ), settings.run_dir / "logs")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print("Starting the action server, the Rasa server and the web app …", flush=True)
+    try:
+        stack.start()
+        base = f"http://{settings.host}"
+        print(
+            "\n智询 is running:\n"
+            f"  citizen portal + chat widget  {base}:{settings.web_port}/\n"
+            f"  chat API for integrations     {base}:{settings.web_port}/api/chat\n"
+            f"  API docs                      {base}:{settings.web_port}/docs\n"
+            f"  Rasa REST channel             {base}:{settings.rasa_port}/webhooks/rest/webhook\n"
+            f"  Rasa HTTP API (token in .env) {base}:{settings.rasa_port}/model/parse?token=…\n"
+            f"  action server                 {base}:{settings.action_port}/health\n"
+            f"  logs                          {settings.run_dir / 'logs'}\n"
+            "Terminal chat: make chat.  Stop: Ctrl-C.",
+            flush=True,
+        )
+        while all(p.poll() is None for p in stack.processes):
+            time.sleep(1)
+        print("A service stopped unexpectedly; shutting down the others.", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("\nStopping …", flush=True)
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["run"]:
+        sys.exit("usage: python -m bot.services run")
+    run()

@@ -1,0 +1,70 @@
+"""One settings object for every process, fed by environment variables (prefix ``ZHIXUN_``)
+and the git-ignored ``.env`` file that ``make run`` writes on first start."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ZHIXUN_",
+        env_file=PROJECT_ROOT / ".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    environment: str = Field("development", description="'development' or 'production'")
+    host: str = "127.0.0.1"
+    web_port: int = 8000
+    rasa_port: int = 5005
+    action_port: int = 5055
+    rasa_url: str = ""
+    rasa_token: str = ""
+    secret_key: str = ""
+
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'zhixun.db'}"
+    catalog_path: Path = PROJECT_ROOT / "catalog" / "services.yaml"
+    knowledge_dir: Path = PROJECT_ROOT / "knowledge"
+    index_dir: Path = PROJECT_ROOT / "var" / "index"
+    jieba_dict_dir: Path = PROJECT_ROOT / "var" / "jieba"
+    embedding_model_dir: Path = PROJECT_ROOT / "var" / "models" / "multilingual-e5-small"
+    rasa_model_dir: Path = PROJECT_ROOT / "models"
+    rasa_tracker_db: Path = PROJECT_ROOT / "var" / "rasa_tracker.db"
+    run_dir: Path = PROJECT_ROOT / "var" / "run"
+    demo_applications_csv: Path = PROJECT_ROOT / "bot" / "status" / "demo_applications.csv"
+
+    # Rasa REST calls from the gateway must stay well inside WeChat's 5-second window.
+    rasa_timeout_seconds: float = 4.0
+    max_message_chars: int = 2000
+
+    # Application status checks (issue 4).
+    status_max_failures_per_conversation: int = 3
+    status_max_failures_per_application: int = 5
+    status_failure_window_seconds: int = 3600
+    status_cooldown_seconds: int = 3600
+
+    # Human handoff (issue 5).
+    working_hours: str = "mon-fri 09:00-12:00,13:30-17:30; sat 09:00-12:00"
+    holidays: str = ""
+    timezone: str = "Asia/Shanghai"
+    handoff_claim_timeout_seconds: int = 300
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def rasa_base_url(self) -> str:
+        return self.rasa_url or f"http://{self.host}:{self.rasa_port}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,112 @@
+"""The real stack (action server, Rasa server, web app) on free loopback ports.
+
+One stack per test session, on a fresh SQLite store seeded with the demo records and a fresh
+Rasa tracker database, so the tests never touch the developer's own data.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.services import Stack, start_stack
+from bot.settings import PROJECT_ROOT, Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveStack:
+    settings: Settings
+    env: dict[str, str]
+    stack: Stack
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.web_port}"
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.rasa_port}"
+
+    @property
+    def token(self) -> str:
+        return self.settings.rasa_token
+
+    @property
+    def database_url(self) -> str:
+        return self.settings.database_url
+
+    def rest(self, sender: str, text: str) -> list[dict]:
+        """One turn through Rasa's REST channel; returns the bot's messages."""
+        response = httpx.post(
+            f"{self.rasa_url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": text},
+            timeout=60,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def chat(self, sender: str, text: str) -> httpx.Response:
+        """One turn through the gateway's /api/chat."""
+        return httpx.post(
+            f"{self.web_url}/api/chat", json={"sender": sender, "message": text}, timeout=60
+        )
+
+    def parse(self, text: str) -> dict:
+        response = httpx.post(
+            f"{self.rasa_url}/model/parse", params={"token": self.token}, json={"text": text}
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def restart(self) -> None:
+        self.stack.stop()
+        self.stack.start()
+
+
+def run_in_app_env(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, *args], cwd=PROJECT_ROOT, env=env, check=True)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+    model_dir = PROJECT_ROOT / "models"
+    if not any(model_dir.glob("*.tar.gz")):
+        pytest.fail("No trained Rasa model in models/: run `make test` (or `make model`) first.")
+    root: Path = tmp_path_factory.mktemp("stack")
+    values = {
+        "ZHIXUN_WEB_PORT": str(free_port()),
+        "ZHIXUN_RASA_PORT": str(free_port()),
+        "ZHIXUN_ACTION_PORT": str(free_port()),
+        "ZHIXUN_RASA_TOKEN": secrets.token_urlsafe(16),
+        "ZHIXUN_SECRET_KEY": secrets.token_urlsafe(32),
+        "ZHIXUN_DATABASE_URL": f"sqlite:///{root / 'zhixun.db'}",
+        "ZHIXUN_RASA_TRACKER_DB": str(root / "rasa_tracker.db"),
+        "ZHIXUN_RUN_DIR": str(root / "run"),
+        "ZHIXUN_RASA_URL": "",
+    }
+    env = {**os.environ, **values}
+    settings = Settings(
+        _env_file=None, **{k.removeprefix("ZHIXUN_").lower(): v for k, v in values.items()}
+    )
+    run_in_app_env(env, "-m", "bot.store", "upgrade")
+    run_in_app_env(env, "-m", "bot.status", "seed")
+    live = LiveStack(settings, env, start_stack(settings, env, root / "logs"))
+    try:
+        yield live
+    finally:
+        live.stack.stop()
