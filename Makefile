@@ -80,7 +80,6 @@ run: setup
 	$(APP) -m bot.services run
 
 test: setup system-deps
-	$(RASA) data validate --fail-on-warnings --quiet
 	$(APP) -m ruff check .
 	$(APP) -m ruff format --check .
 	$(APP) -m pytest -q

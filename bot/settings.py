@@ -55,6 +55,18 @@ class Settings(BaseSettings):
     holidays: str = ""
     timezone: str = "Asia/Shanghai"
     handoff_claim_timeout_seconds: int = 300
+    # 调休: weekend dates worked with Monday's hours ("2026-10-10, 2026-09-27").
+    makeup_workdays: str = ""
+    # Expected wait per ticket ahead in the queue until there is claim history to go by.
+    handoff_minutes_per_ticket: float = 3.0
+    # How long after a close a typed 1–5 still counts as the satisfaction rating.
+    handoff_rating_window_seconds: int = 1800
+    # The web app's background check (claim timeouts, resumes that failed).
+    handoff_sweep_seconds: float = 5.0
+    handoff_canned_replies_path: Path = PROJECT_ROOT / "bot" / "handoff" / "canned_replies.yml"
+    staff_max_failed_logins: int = 5
+    staff_lockout_seconds: int = 900
+    staff_session_hours: int = 12
 
     @property
     def is_production(self) -> bool:

@@ -8,15 +8,17 @@ from __future__ import annotations
 import logging
 import re
 from contextlib import asynccontextmanager
-from pathlib import Path
+from pathlib import Path as FilePath
+from typing import Annotated
 
 import socketio
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from bot.console.install import install_handoff
 from bot.gateway.messages import BotMessage, InvalidMessage, clean_text
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.router import Outbox, Turn, TurnRouter
@@ -24,14 +26,15 @@ from bot.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-HERE = Path(__file__).parent
+HERE = FilePath(__file__).parent
 WEB_CHANNEL = "web"
 API_CHANNEL = "api"
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+SENDER_PATTERN = r"^[\w.:@-]+$"
 
 
 class ChatRequest(BaseModel):
-    sender: str = Field(min_length=1, max_length=128, pattern=r"^[\w.:@-]+$")
+    sender: str = Field(min_length=1, max_length=128, pattern=SENDER_PATTERN)
     message: str
 
 
@@ -96,11 +99,15 @@ def create_app(settings: Settings | None = None) -> tuple[FastAPI, Gateway]:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):  # type: ignore[no-untyped-def]
+        handoff.start()
         yield
+        await handoff.stop()
         await gateway.rasa.aclose()
 
     app = FastAPI(title="智询 Zhixun gateway", version="0.1.0", lifespan=lifespan)
     app.state.gateway = gateway
+    # Human handoff (issue 5): turn interceptor, staff API + /console, background tasks.
+    handoff = install_handoff(app, gateway, settings)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.exception_handler(RequestValidationError)
@@ -128,7 +135,20 @@ def create_app(settings: Settings | None = None) -> tuple[FastAPI, Gateway]:
         except InvalidMessage as error:
             return JSONResponse(status_code=422, content={"detail": str(error)})
         replies = await gateway.router.handle(Turn(request.sender, API_CHANNEL, text))
-        return ChatResponse(messages=replies)
+        # Whatever staff (or the bot, after a handoff) sent since the client last asked.
+        pending = await handoff.drain_mailbox_quietly(request.sender)
+        return ChatResponse(messages=[*pending, *replies])
+
+    @app.get(
+        "/api/chat/{sender}/messages",
+        response_model=ChatResponse,
+        response_model_exclude_none=True,
+        summary="Messages waiting for an /api/chat client (staff replies during a handoff)",
+    )
+    async def pending_messages(
+        sender: Annotated[str, Path(min_length=1, max_length=128, pattern=SENDER_PATTERN)],
+    ) -> ChatResponse:
+        return ChatResponse(messages=await handoff.drain_mailbox(sender))
 
     return app, gateway
 

@@ -14,8 +14,15 @@ UNAVAILABLE_REPLY = "抱歉，系统有点忙，请稍后再试；着急的话�
 
 
 class RasaClient:
-    def __init__(self, base_url: str, timeout_seconds: float) -> None:
-        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout_seconds)
+    def __init__(
+        self,
+        base_url: str,
+        timeout_seconds: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=base_url, timeout=timeout_seconds, transport=transport
+        )
 
     async def send(
         self, conversation_id: str, text: str, metadata: dict | None = None

@@ -115,9 +115,7 @@ def _validate_meta(meta: dict[str, Any], path: Path) -> list[DocumentError]:
             errors.append(DocumentError(path, f"front matter is missing '{key}'"))
     doc_id = meta.get("id")
     if doc_id not in (None, "") and (not isinstance(doc_id, str) or not _ID_PATTERN.match(doc_id)):
-        errors.append(
-            DocumentError(path, f"id {doc_id!r} must be lower-case words joined by '-'")
-        )
+        errors.append(DocumentError(path, f"id {doc_id!r} must be lower-case words joined by '-'"))
     for key in ("title", "department", "basis"):
         if meta.get(key) not in (None, "") and not isinstance(meta[key], str):
             errors.append(DocumentError(path, f"'{key}' must be text"))
@@ -126,7 +124,9 @@ def _validate_meta(meta: dict[str, Any], path: Path) -> list[DocumentError]:
         try:
             dt.date.fromisoformat(str(updated))
         except ValueError:
-            errors.append(DocumentError(path, f"'updated' must be a date like 2026-01-31, got {updated!r}"))
+            errors.append(
+                DocumentError(path, f"'updated' must be a date like 2026-01-31, got {updated!r}")
+            )
     channels = meta.get("channels")
     if channels not in (None, "", []) and (
         not isinstance(channels, list)

@@ -279,12 +279,29 @@ def build_e5_folder(
         _write_json(
             tmp / "modules.json",
             [
-                {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-                {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+                {
+                    "idx": 0,
+                    "name": "0",
+                    "path": "",
+                    "type": "sentence_transformers.models.Transformer",
+                },
+                {
+                    "idx": 1,
+                    "name": "1",
+                    "path": "1_Pooling",
+                    "type": "sentence_transformers.models.Pooling",
+                },
+                {
+                    "idx": 2,
+                    "name": "2",
+                    "path": "2_Normalize",
+                    "type": "sentence_transformers.models.Normalize",
+                },
             ],
         )
-        _write_json(tmp / "sentence_bert_config.json", {"max_seq_length": 512, "do_lower_case": False})
+        _write_json(
+            tmp / "sentence_bert_config.json", {"max_seq_length": 512, "do_lower_case": False}
+        )
         (tmp / "1_Pooling").mkdir()
         _write_json(
             tmp / "1_Pooling" / "config.json",
@@ -302,7 +319,11 @@ def build_e5_folder(
         (tmp / "2_Normalize").mkdir()
         _write_json(
             tmp / "config_sentence_transformers.json",
-            {"prompts": dict(E5_PROMPTS), "default_prompt_name": None, "similarity_fn_name": "cosine"},
+            {
+                "prompts": dict(E5_PROMPTS),
+                "default_prompt_name": None,
+                "similarity_fn_name": "cosine",
+            },
         )
         digest = hashlib.sha256((tmp / "model.safetensors").read_bytes()).hexdigest()
         _write_json(
@@ -315,6 +336,9 @@ def build_e5_folder(
                 "license": "MIT (intfloat/multilingual-e5-small)",
             },
         )
+        tmp.chmod(0o755)
+        for item in tmp.rglob("*"):
+            item.chmod(0o755 if item.is_dir() else 0o644)
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
@@ -328,11 +352,20 @@ def is_model_folder(path: Path) -> bool:
     return (path / "modules.json").is_file() or (path / "config.json").is_file()
 
 
+DEFAULT_MODEL_FOLDER = "multilingual-e5-small"
+
+
 def ensure_model(path: Path) -> tuple[Path, bool]:
     """Build the default model at ``path`` unless a model folder is already there.
-    Returns (path, whether it was built now)."""
+    Returns (path, whether it was built now). Only a folder named like the default is built:
+    a mistyped path to another model must fail, not quietly become multilingual-e5-small."""
     if is_model_folder(path):
         return path, False
+    if path.name != DEFAULT_MODEL_FOLDER:
+        raise ModelBuildError(
+            f"no sentence-transformers model folder at {path} (ZHIXUN_EMBEDDING_MODEL_DIR); "
+            f"only the default '{DEFAULT_MODEL_FOLDER}' folder is built automatically"
+        )
     return build_e5_folder(path), True
 
 
@@ -354,7 +387,12 @@ def describe_model(path: Path) -> ModelInfo:
     if not is_model_folder(path):
         raise FileNotFoundError(f"no sentence-transformers model folder at {path}")
     hasher = hashlib.sha256()
-    for name in ("config.json", "modules.json", "config_sentence_transformers.json", BUILD_INFO_FILE):
+    for name in (
+        "config.json",
+        "modules.json",
+        "config_sentence_transformers.json",
+        BUILD_INFO_FILE,
+    ):
         file = path / name
         if file.is_file():
             hasher.update(name.encode())
@@ -386,20 +424,47 @@ def _prompts(path: Path) -> tuple[str, str]:
 # --------------------------------------------------------------------------- encoding
 
 
+_POOLER_MODEL_TYPES = frozenset({"bert", "roberta", "xlm-roberta"})
+
+
+def _model_type(path: Path) -> str:
+    config = path / "config.json"
+    if not config.is_file():
+        return ""
+    return str(json.loads(config.read_text(encoding="utf-8")).get("model_type", ""))
+
+
 class Encoder:
     """A loaded sentence-transformers model with the right prompts; vectors are normalized."""
 
-    def __init__(self, info: ModelInfo) -> None:
+    def __init__(self, info: ModelInfo, threads: int | None = None) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
+        transformers_logging.disable_progress_bar()
+        if threads is not None:
+            import torch
+
+            # One query at a time on a machine shared with Rasa and the web app: a single
+            # thread has a far shorter latency tail than two threads fighting for two cores.
+            torch.set_num_threads(threads)
         self.info = info
-        self.model = SentenceTransformer(str(info.path), device="cpu", local_files_only=True)
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        model_kwargs: dict[str, Any] = {}
+        if _model_type(info.path) in _POOLER_MODEL_TYPES:
+            # Sentence embeddings pool the token states; the unused pooler head is not shipped.
+            model_kwargs["add_pooling_layer"] = False
+        self.model = SentenceTransformer(
+            str(info.path), device="cpu", local_files_only=True, model_kwargs=model_kwargs
+        )
+        self.dim = int(self.model.get_embedding_dimension())
 
-    def _encode(self, texts: Sequence[str], prompt: str, batch_size: int, progress: bool) -> np.ndarray:
+    def _encode(
+        self, texts: Sequence[str], prompt: str, batch_size: int, progress: bool
+    ) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         vectors = self.model.encode(
@@ -418,5 +483,6 @@ class Encoder:
         return self._encode(texts, self.info.passage_prompt, 16, progress)
 
 
-def load_encoder(path: Path) -> Encoder:
-    return Encoder(describe_model(path))
+def load_encoder(path: Path, threads: int | None = None) -> Encoder:
+    """Load a model folder; ``threads`` sets torch's intra-op threads for the process."""
+    return Encoder(describe_model(path), threads)

@@ -21,17 +21,16 @@ from bot.nlp.dictionary import COLLOQUIAL_SYNONYMS, DICTIONARY_FILENAME
 
 jieba.setLogLevel(logging.WARNING)
 
-STOP_WORDS = frozenset(
-    """
-    的 了 吗 呢 啊 呀 吧 嘛 么 哦 哈 嗯 呗 啦 喔 噢 哎 唉 诶 欸
-    是 我 你 您 他 她 它 我们 你们 他们 咱 咱们 俺 自己 人家
-    请问 请 问 问下 一下 一个 这个 那个 这 那 个 些 这些 那些
-    怎么 怎么样 怎样 咋 如何 什么 啥 哪些 哪个 多少 几 是不是 能不能 可不可以
-    在 和 与 及 或 或者 都 也 就 还 又 才 再 很 太 挺 非常 比较 已经
-    有 没 没有 能 可以 会 要 想 需要 得 该 应该 给 把 被 让 对 从 向 跟 为 为了
-    吗？ 谢谢 您好 你好 麻烦 帮 帮忙 帮我 一些 然后 但是 因为 所以 如果 那么
-    """.split()
-)
+# Function words of questions; whitespace-separated so the list stays readable.
+_STOP_WORDS_TEXT = """
+的 了 吗 呢 啊 呀 吧 嘛 么 哦 哈 嗯 呗 啦 喔 噢 哎 唉 诶 欸
+是 我 你 您 他 她 它 我们 你们 他们 咱 咱们 俺 自己 人家 请问 请 问 问下 一下
+一个 这个 那个 这 那 个 些 这些 那些 怎么 怎么样 怎样 咋 如何 什么 啥 哪些 哪个 多少 几
+是不是 能不能 可不可以 在 和 与 及 或 或者 都 也 就 还 又 才 再 很 太 挺 非常
+比较 已经 有 没 没有 能 可以 会 要 想 需要 得 该 应该 给 把 被 让 对 从
+向 跟 为 为了 吗？ 谢谢 您好 你好 麻烦 帮 帮忙 帮我 一些 然后 但是 因为 所以 如果 那么
+"""
+STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
 
 _WHITESPACE = re.compile(r"\s+")
 

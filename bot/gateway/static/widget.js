@@ -66,7 +66,15 @@
   var socket = io({ path: "/socket.io", transports: ["websocket", "polling"] });
   socket.on("connect", function () { socket.emit("session_request", { session_id: sessionId() }); });
   socket.on("bot_uttered", function (message) {
-    if (message.text) { addMessage(message.text, "bot"); speak(message.text); }
+    // During a handoff: staff messages carry custom.handoff.from = "staff", status notices
+    // (joined, transferred, closed) carry custom.handoff.event.
+    var handoff = message.custom && message.custom.handoff;
+    if (handoff && handoff.from === "staff" && message.text) {
+      var bubble = addMessage(message.text, "staff");
+      bubble.insertBefore(el("span", { "class": "zx-who" }, "工作人员" + (handoff.name ? " " + handoff.name : "")), bubble.firstChild);
+      speak(message.text);
+    } else if (handoff && handoff.event && message.text) { addMessage(message.text, "handoff"); speak(message.text); }
+    else if (message.text) { addMessage(message.text, "bot"); speak(message.text); }
     if (message.buttons && message.buttons.length) addButtons(message.buttons);
   });
   socket.on("error_message", function (message) { addMessage(message.text, "notice"); });

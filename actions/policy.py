@@ -1,0 +1,64 @@
+"""智能咨询 in the dialogue: ``action_answer_policy`` answers from the knowledge base.
+
+A thin adapter: retrieval, the answer/clarify/abstain decision and the wording of the reply
+live in ``bot.knowledge``. The index and the embedding model load once per process: a warm-up
+starts in the background when the action server imports this module, and the first question
+waits for it if it is not done yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot.knowledge.answer import Answer, answer_question
+from bot.knowledge.search import IndexNotFound, QueryError, get_searcher
+
+logger = logging.getLogger(__name__)
+
+
+def _warm_up() -> None:
+    try:
+        get_searcher().warm_up()
+    except IndexNotFound as exc:  # reported again, to the citizen, when a question comes
+        logger.error("policy answers unavailable: %s", exc)
+    except Exception:
+        logger.exception("the policy knowledge base could not be loaded")
+
+
+threading.Thread(target=_warm_up, name="policy-warm-up", daemon=True).start()
+
+
+def _buttons(reply: Answer) -> list[dict[str, Any]]:
+    return [{"title": b.title, "payload": b.payload} for b in reply.buttons]
+
+
+class ActionAnswerPolicy(Action):
+    def name(self) -> str:
+        return "action_answer_policy"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        text = tracker.latest_message.get("text") or ""
+        current_service = tracker.get_slot("service_id")
+        try:
+            reply = await asyncio.to_thread(answer_question, text, None, current_service)
+        except QueryError:
+            dispatcher.utter_message(response="utter_policy_unreadable")
+            return []
+        except Exception:
+            logger.exception("policy search failed")
+            dispatcher.utter_message(response="utter_policy_unavailable")
+            return []
+        dispatcher.utter_message(text=reply.text, buttons=_buttons(reply))
+        if reply.service_id:
+            return [SlotSet("service_id", reply.service_id)]
+        return []

@@ -1,0 +1,108 @@
+"""Wires the handoff into the web app: the turn interceptor, delivery channels, the staff API,
+the console page and the background tasks (``create_app`` calls :func:`install_handoff`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from bot.console import api, pages
+from bot.console.auth import SessionManager
+from bot.console.views import load_console_config
+from bot.handoff.desk import HandoffDesk
+from bot.handoff.rasa_api import RasaConversations
+from bot.settings import Settings
+from bot.store import make_engine
+
+if TYPE_CHECKING:
+    from bot.gateway.app import Gateway
+
+log = logging.getLogger(__name__)
+
+MAX_API_BODY = 64 * 1024
+_NO_STORE = ("/api/session", "/api/handoffs", "/api/console", "/api/chat/")
+
+
+class ApiGuard:
+    """Refuses oversized request bodies on ``/api`` up front (413) and keeps staff data out of
+    caches."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length", b"0")
+        if not length.isdigit() or int(length) > MAX_API_BODY:
+            body = json.dumps(
+                {"detail": f"请求体过大（上限{MAX_API_BODY // 1024}KB）"}, ensure_ascii=False
+            ).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 413,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        no_store = scope["path"].startswith(_NO_STORE)
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if no_store and message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [
+                    *message["headers"],
+                    (b"cache-control", b"no-store"),
+                    (b"x-content-type-options", b"nosniff"),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _secret_key(settings: Settings) -> str:
+    if settings.secret_key:
+        return settings.secret_key
+    if settings.is_production:
+        raise RuntimeError("ZHIXUN_SECRET_KEY must be set in production")
+    log.warning("ZHIXUN_SECRET_KEY is not set: console sessions end when the web app restarts")
+    return secrets.token_urlsafe(32)
+
+
+def install_handoff(app: FastAPI, gateway: Gateway, settings: Settings) -> HandoffDesk:
+    engine = make_engine(settings.database_url)
+    desk = HandoffDesk(
+        settings,
+        engine,
+        gateway.outbox,
+        RasaConversations(settings.rasa_base_url, settings.rasa_token),
+    )
+    gateway.router.add_interceptor(desk)
+    app.state.handoff_desk = desk
+    app.state.staff_sessions = SessionManager(
+        engine,
+        _secret_key(settings),
+        timedelta(hours=settings.staff_session_hours),
+        secure=settings.is_production,
+    )
+    app.state.console_config = load_console_config(settings)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount(
+        "/console/static", StaticFiles(directory=pages.HERE / "static"), name="console-static"
+    )
+    app.add_middleware(ApiGuard)
+    return desk

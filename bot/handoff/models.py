@@ -1,0 +1,154 @@
+"""Tables of the human handoff: tickets, their messages, the audit log, the API mailbox.
+
+The schema itself is owned by the migration ``0002_handoff``; these classes mirror it (a test
+compares the two).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.store import Base
+
+# Ticket states. waiting → claimed → closed; waiting → callback (→ closed once called back).
+WAITING = "waiting"
+CLAIMED = "claimed"
+CLOSED = "closed"
+CALLBACK = "callback"
+OPEN_STATES = (WAITING, CLAIMED)
+STATES = (WAITING, CLAIMED, CLOSED, CALLBACK)
+
+# Who wrote a transcript line.
+CITIZEN = "citizen"
+BOT = "bot"
+STAFF = "staff"
+SYSTEM = "system"
+
+# The satisfaction rating after a closed ticket.
+RATING_NONE = "none"
+RATING_PENDING = "pending"
+RATING_RATED = "rated"
+RATING_SKIPPED = "skipped"
+
+
+UTC = timezone.utc
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (naive) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime stored; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect):  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Ticket(Base):
+    __tablename__ = "handoff_tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    service_id: Mapped[str | None] = mapped_column(String(64))
+    department: Mapped[str | None] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    agitated: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    resolution: Mapped[str | None] = mapped_column(Text)
+    callback_offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    callback_phone: Mapped[str | None] = mapped_column(String(20))
+    callback_message: Mapped[str | None] = mapped_column(Text)
+    callback_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set once the Rasa conversation was resumed after the ticket stopped being open.
+    resumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rating_state: Mapped[str] = mapped_column(String(16), default=RATING_NONE)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rating_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        # At most one open ticket per conversation, enforced by the database.
+        Index(
+            "uq_handoff_tickets_open_conversation",
+            "conversation_id",
+            unique=True,
+            sqlite_where=text("state IN ('waiting', 'claimed')"),
+            postgresql_where=text("state IN ('waiting', 'claimed')"),
+        ),
+    )
+
+
+class TicketMessage(Base):
+    __tablename__ = "handoff_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("handoff_tickets.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sender: Mapped[str] = mapped_column(String(16))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    # True for the lines copied from the bot conversation before the handoff.
+    history: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AuditEntry(Base):
+    __tablename__ = "handoff_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    ticket_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class MailboxItem(Base):
+    """A message for a conversation whose channel cannot be pushed to (``/api/chat``)."""
+
+    __tablename__ = "handoff_mailbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    payload: Mapped[str] = mapped_column(Text)
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,428 @@
+"""Search the knowledge index: BM25, dense, or both fused; documents ranked by their best
+sections; a calibrated decision (answer / clarify / abstain) per query.
+
+>>> searcher = Searcher.open()                      # loads the index (and the model lazily)
+>>> result = searcher.search("居住证怎么办理", top_k=5)
+>>> result.decision, result.hits[0].doc_id
+('answer', 'residence-permit')
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.knowledge import decision as decision_model
+from bot.knowledge.chunking import Chunk
+from bot.knowledge.index import (
+    BM25_DIR,
+    CHUNKS,
+    DENSE,
+    DICTIONARY_COPY,
+    read_manifest,
+    resolve_index_dir,
+)
+from bot.nlp.tokenize import Tokenizer, expand_colloquial, normalize
+
+log = logging.getLogger(__name__)
+
+MODES = ("bm25", "dense", "hybrid")
+MAX_QUERY_CHARS = 2000
+# How many chunks each side ranks documents from: every chunk of a small corpus; on a large
+# one the nearest chunks the approximate index returns, and the best BM25 chunks.
+DENSE_CANDIDATES = 256
+BM25_CANDIDATES = 1024
+# torch threads when the searcher loads the model itself (see Encoder).
+QUERY_THREADS = 1
+
+
+class QueryError(ValueError):
+    """A query that cannot be searched (empty, too long, not text)."""
+
+
+class IndexNotFound(FileNotFoundError):
+    pass
+
+
+def clean_query(text: Any, max_chars: int = MAX_QUERY_CHARS) -> str:
+    """Validate and tidy a citizen's question; raises :class:`QueryError` with a message fit for
+    the person who typed it."""
+    if not isinstance(text, str):
+        raise QueryError("the query must be text")
+    if "\x00" in text or "\ufffd" in text:
+        raise QueryError("the query contains binary data, not text")
+    controls = sum(
+        1 for ch in text if unicodedata.category(ch) in ("Cc", "Cs", "Co") and ch not in "\t\n\r"
+    )
+    if controls:
+        raise QueryError("the query contains control characters, not plain text")
+    text = " ".join(text.split())
+    if not text:
+        raise QueryError("the query is empty")
+    if len(text) > max_chars:
+        raise QueryError(f"the query is too long ({len(text)} characters; at most {max_chars})")
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in text):
+        raise QueryError("the query has no words in it")
+    return text
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One document in a ranking, represented by its best-matching chunk."""
+
+    doc_id: str
+    title: str
+    department: str
+    section: str
+    score: float
+    chunk_index: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "section": self.section,
+            "score": round(float(self.score), 4),
+        }
+
+
+@dataclass
+class Signals:
+    """Per-document scores of each retriever for one query (documents in index order)."""
+
+    bm25_doc: np.ndarray
+    bm25_chunk: np.ndarray  # best chunk per document, -1 when no term matched
+    dense_doc: np.ndarray | None
+    dense_chunk: np.ndarray | None
+    coverage: float  # share of the query's distinct terms found in the index vocabulary
+    bm25_chunk_scores: np.ndarray | None = None
+    dense_chunk_scores: np.ndarray | None = None
+
+
+@dataclass
+class SearchResult:
+    query: str
+    mode: str
+    decision: str
+    hits: list[Hit]
+    confidence: float | None = None
+    features: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self, top_k: int | None = None) -> dict[str, Any]:
+        hits = self.hits if top_k is None else self.hits[:top_k]
+        return {
+            "query": self.query,
+            "decision": self.decision,
+            "results": [h.to_json() for h in hits],
+        }
+
+
+# ----------------------------------------------------------------------------- fusion math
+
+
+def rank_positions(scores: np.ndarray) -> np.ndarray:
+    """1-based rank of each entry, highest score first (ties keep index order)."""
+    order = np.argsort(-scores, kind="stable")
+    ranks = np.empty(len(scores), dtype=np.int64)
+    ranks[order] = np.arange(1, len(scores) + 1)
+    return ranks
+
+
+def reciprocal_rank_fusion(score_lists: list[np.ndarray], k: float = 60.0) -> np.ndarray:
+    """RRF: sum over retrievers of 1 / (k + rank)."""
+    fused = np.zeros(len(score_lists[0]), dtype=np.float64)
+    for scores in score_lists:
+        fused += 1.0 / (k + rank_positions(scores))
+    return fused
+
+
+def min_max(scores: np.ndarray) -> np.ndarray:
+    """Scale to [0, 1] over the candidates; all-equal scores become 0."""
+    low, high = float(np.min(scores)), float(np.max(scores))
+    if high - low <= 1e-12:
+        return np.zeros_like(scores, dtype=np.float64)
+    return (scores - low) / (high - low)
+
+
+def bm25_normalized(scores: np.ndarray) -> np.ndarray:
+    """BM25 has a natural zero (no term matched): scale by the best score only."""
+    high = float(np.max(scores)) if len(scores) else 0.0
+    if high <= 0:
+        return np.zeros_like(scores, dtype=np.float64)
+    return scores / high
+
+
+def weighted_fusion(bm25: np.ndarray, dense: np.ndarray, dense_weight: float) -> np.ndarray:
+    """Convex combination of the per-query normalized scores."""
+    return dense_weight * min_max(dense) + (1.0 - dense_weight) * bm25_normalized(bm25)
+
+
+def fuse(signals: Signals, fusion: dict[str, Any]) -> np.ndarray:
+    assert signals.dense_doc is not None
+    if fusion["method"] == "rrf":
+        return reciprocal_rank_fusion([signals.bm25_doc, signals.dense_doc], float(fusion["k"]))
+    return weighted_fusion(signals.bm25_doc, signals.dense_doc, float(fusion["dense_weight"]))
+
+
+def mode_scores(signals: Signals, mode: str, fusion: dict[str, Any]) -> np.ndarray:
+    if mode == "bm25":
+        return signals.bm25_doc.astype(np.float64)
+    assert signals.dense_doc is not None
+    if mode == "dense":
+        return signals.dense_doc.astype(np.float64)
+    return fuse(signals, fusion)
+
+
+# ----------------------------------------------------------------------------- the searcher
+
+
+class Searcher:
+    """Holds the index in memory; safe to share between threads after :meth:`warm_up`."""
+
+    def __init__(
+        self,
+        index_dir: Path,
+        model_dir: Path | None = None,
+        calibration: decision_model.Calibration | None = None,
+        encoder: Any = None,
+    ) -> None:
+        live = resolve_index_dir(index_dir)
+        manifest = read_manifest(live)
+        if manifest is None:
+            raise IndexNotFound(
+                f"no knowledge index at {index_dir}; build it with: python -m bot.knowledge build"
+            )
+        import bm25s
+        import faiss
+
+        self.index_dir = live
+        self.manifest = manifest
+        self.model_dir = model_dir
+        self.chunks = [
+            Chunk.from_json(json.loads(line))
+            for line in (live / CHUNKS).read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
+        doc_ids = list(dict.fromkeys(c.doc_id for c in self.chunks))
+        self.doc_ids = doc_ids
+        self.doc_index = {d: i for i, d in enumerate(doc_ids)}
+        self.chunk_doc = np.array([self.doc_index[c.doc_id] for c in self.chunks], dtype=np.int64)
+        by_doc = np.argsort(self.chunk_doc, kind="stable")
+        bounds = np.searchsorted(self.chunk_doc[by_doc], np.arange(len(doc_ids) + 1))
+        self.doc_rows = [by_doc[bounds[i] : bounds[i + 1]] for i in range(len(doc_ids))]
+        self.doc_meta = {
+            d: (info["title"], info["department"]) for d, info in manifest["documents"].items()
+        }
+        self.tokenizer = Tokenizer(live / DICTIONARY_COPY)
+        self.bm25 = bm25s.BM25.load(str(live / BM25_DIR), load_corpus=False, mmap=False)
+        self.dense = faiss.read_index(str(live / DENSE))
+        if hasattr(self.dense, "hnsw"):
+            self.dense.hnsw.efSearch = max(64, DENSE_CANDIDATES)
+        self.fingerprint = manifest["model"]["fingerprint"]
+        self.calibration = calibration if calibration is not None else decision_model.load_default()
+        if self.calibration is not None and not self.calibration.matches(self.fingerprint):
+            log.warning(
+                "calibration %s was made for model %s, the index uses %s: decisions fall back "
+                "to 'clarify' until you run: python -m bot.knowledge calibrate DEV_SET",
+                self.calibration.source,
+                self.calibration.model_fingerprint,
+                self.fingerprint,
+            )
+        self._encoder = encoder
+        self._encoder_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, index_dir: Path | None = None, model_dir: Path | None = None) -> Searcher:
+        from bot.settings import get_settings
+
+        settings = get_settings()
+        return cls(index_dir or settings.index_dir, model_dir or settings.embedding_model_dir)
+
+    # -- model ---------------------------------------------------------------------------
+
+    @property
+    def encoder(self) -> Any:
+        if self._encoder is None:
+            with self._encoder_lock:
+                if self._encoder is None:
+                    from bot.knowledge.embedding import describe_model, load_encoder
+                    from bot.settings import get_settings
+
+                    model_dir = self.model_dir or get_settings().embedding_model_dir
+                    info = describe_model(model_dir)
+                    if info.fingerprint != self.fingerprint:
+                        raise RuntimeError(
+                            f"the index was built with model {self.fingerprint} but "
+                            f"{model_dir} is {info.fingerprint}; rebuild the index"
+                        )
+                    self._encoder = load_encoder(model_dir, threads=QUERY_THREADS)
+        return self._encoder
+
+    def warm_up(self) -> None:
+        """Load the model and the tokenizer now rather than on the first question."""
+        self.encoder.queries(["预热"])
+        self.tokenizer.tokenize("预热")
+
+    @property
+    def fusion(self) -> dict[str, Any]:
+        if self.calibration is not None:
+            return self.calibration.fusion
+        return dict(decision_model.DEFAULT_FUSION)
+
+    # -- signals -------------------------------------------------------------------------
+
+    def _bm25_chunk_scores(self, tokens: list[str]) -> np.ndarray:
+        ids = self.bm25.get_tokens_ids(tokens)
+        if not ids:
+            return np.zeros(len(self.chunks), dtype=np.float32)
+        return np.asarray(self.bm25.get_scores_from_ids(ids), dtype=np.float32)
+
+    def _aggregate(
+        self, chunk_scores: np.ndarray, floor: float, limit: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per document: the best chunk's score and index (documents rank by their best
+        section); documents with no chunk above ``floor`` (or, with ``limit``, none among the
+        ``limit`` best chunks) get ``floor`` and index -1."""
+        n_docs = len(self.doc_ids)
+        best = np.full(n_docs, floor, dtype=np.float64)
+        best_chunk = np.full(n_docs, -1, dtype=np.int64)
+        candidates = np.flatnonzero(chunk_scores > floor)
+        if limit is not None and len(candidates) > limit:
+            top = np.argpartition(-chunk_scores[candidates], limit - 1)[:limit]
+            candidates = np.sort(candidates[top])
+        if len(candidates) == 0:
+            return best, best_chunk
+        scores = chunk_scores[candidates].astype(np.float64)
+        docs = self.chunk_doc[candidates]
+        # Sort by document, then best score first (stable: the earlier chunk wins a tie).
+        order = np.lexsort((-scores, docs))
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = docs[order][1:] != docs[order][:-1]
+        winners = order[first]
+        best[docs[winners]] = scores[winners]
+        best_chunk[docs[winners]] = candidates[winners]
+        return best, best_chunk
+
+    def dense_query_text(self, query: str) -> str:
+        """The query as the dense model reads it: normalised, with the official wording of any
+        colloquial terms appended (e.g. 社保卡 -> 社会保障卡)."""
+        text = normalize(query)
+        extra = expand_colloquial(text)
+        return f"{text}（{'、'.join(extra)}）" if extra else text
+
+    def signals(
+        self, query: str, need_dense: bool = True, vector: np.ndarray | None = None
+    ) -> Signals:
+        tokens = self.tokenizer.query_tokens(query)
+        bm25_chunks = self._bm25_chunk_scores(tokens)
+        bm25_doc, bm25_best = self._aggregate(bm25_chunks, 0.0, BM25_CANDIDATES)
+        distinct = set(self.tokenizer.tokenize(query))
+        coverage = (
+            sum(1 for t in distinct if t in self.bm25.vocab_dict) / len(distinct)
+            if distinct
+            else 0.0
+        )
+        dense_doc = dense_best = dense_chunks = None
+        if need_dense:
+            if vector is None:
+                vector = self.encoder.queries([self.dense_query_text(query)])[0]
+            k = min(len(self.chunks), DENSE_CANDIDATES)
+            scores, ids = self.dense.search(np.asarray(vector, dtype=np.float32)[None, :], k)
+            dense_chunks = np.full(len(self.chunks), -1.0, dtype=np.float32)
+            valid = ids[0] >= 0
+            dense_chunks[ids[0][valid]] = scores[0][valid]
+            floor = float(scores[0][valid].min()) - 1e-6 if valid.any() else -1.0
+            dense_doc, dense_best = self._aggregate(dense_chunks, floor)
+            dense_doc = np.where(dense_best >= 0, dense_doc, floor)
+        return Signals(
+            bm25_doc=bm25_doc,
+            bm25_chunk=bm25_best,
+            dense_doc=dense_doc,
+            dense_chunk=dense_best,
+            coverage=coverage,
+            bm25_chunk_scores=bm25_chunks,
+            dense_chunk_scores=dense_chunks,
+        )
+
+    # -- ranking -------------------------------------------------------------------------
+
+    def best_chunk(self, signals: Signals, doc: int, mode: str) -> int:
+        """The chunk that represents a document: for hybrid, the chunk with the best fused
+        score among the document's chunks."""
+        if mode == "bm25" or signals.dense_chunk_scores is None:
+            chunk = int(signals.bm25_chunk[doc])
+            return chunk if chunk >= 0 else int(self.doc_rows[doc][0])
+        if mode == "dense":
+            return int(signals.dense_chunk[doc])
+        rows = self.doc_rows[doc]
+        assert signals.bm25_chunk_scores is not None
+        fused = weighted_fusion(
+            signals.bm25_chunk_scores[rows].astype(np.float64),
+            signals.dense_chunk_scores[rows].astype(np.float64),
+            float(self.fusion.get("dense_weight", 0.5)),
+        )
+        return int(rows[int(np.argmax(fused))])
+
+    def rank(self, signals: Signals, mode: str) -> tuple[np.ndarray, np.ndarray]:
+        """(document order, scores) for a mode."""
+        scores = mode_scores(signals, mode, self.fusion)
+        return np.argsort(-scores, kind="stable"), scores
+
+    def search(self, query: str, top_k: int = 5, mode: str = "hybrid") -> SearchResult:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        query = clean_query(query)
+        signals = self.signals(query, need_dense=mode != "bm25")
+        return self.result_from_signals(query, signals, top_k, mode)
+
+    def result_from_signals(
+        self, query: str, signals: Signals, top_k: int, mode: str
+    ) -> SearchResult:
+        order, scores = self.rank(signals, mode)
+        hits = []
+        for doc in order[: max(1, top_k)]:
+            chunk_index = self.best_chunk(signals, int(doc), mode)
+            chunk = self.chunks[chunk_index]
+            title, department = self.doc_meta.get(chunk.doc_id, (chunk.title, chunk.department))
+            hits.append(
+                Hit(chunk.doc_id, title, department, chunk.section, float(scores[doc]), chunk_index)
+            )
+        features = decision_model.features(signals, order, scores, mode)
+        decision, confidence = decision_model.decide(
+            self.calibration, self.fingerprint, mode, features
+        )
+        return SearchResult(query, mode, decision, hits, confidence, features)
+
+    def chunks_of(self, doc_id: str) -> list[tuple[int, Chunk]]:
+        doc = self.doc_index.get(doc_id)
+        if doc is None:
+            return []
+        return [(int(i), self.chunks[i]) for i in self.doc_rows[doc]]
+
+
+_shared: Searcher | None = None
+_shared_lock = threading.Lock()
+
+
+def get_searcher() -> Searcher:
+    """The process-wide searcher (index and model loaded once)."""
+    global _shared
+    if _shared is None:
+        with _shared_lock:
+            if _shared is None:
+                _shared = Searcher.open()
+    return _shared
+
+
+def use_searcher(searcher: Searcher | None) -> None:
+    """Replace the process-wide searcher (tests, or a process that opened its own)."""
+    global _shared
+    with _shared_lock:
+        _shared = searcher

@@ -1,0 +1,198 @@
+"""转人工 on the real stack: the bot pauses on every door, staff answer into the citizen's
+channel, the bot resumes after close, and a restart loses nothing."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import LiveStack
+from tests.e2e.handoff_support import (
+    StaffApi,
+    add_staff_account,
+    staffed_around_the_clock,
+    texts,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def handoff_stack(stack: LiveStack) -> LiveStack:
+    return staffed_around_the_clock(stack)
+
+
+@pytest.fixture
+def staff_login(handoff_stack: LiveStack) -> tuple[str, str]:
+    return add_staff_account(handoff_stack, "测试坐席")
+
+
+@pytest.fixture
+def staff_api(handoff_stack: LiveStack, staff_login: tuple[str, str]) -> Iterator[StaffApi]:
+    api = StaffApi(handoff_stack.web_url, *staff_login)
+    yield api
+    api.close()
+
+
+def conversation(prefix: str) -> str:
+    return f"e2e-{prefix}-{secrets.token_hex(4)}"
+
+
+def tracker(stack: LiveStack, conversation_id: str) -> dict:
+    response = httpx.get(
+        f"{stack.rasa_url}/conversations/{conversation_id}/tracker",
+        params={"token": stack.token},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def mailbox(stack: LiveStack, sender: str) -> list[str]:
+    response = httpx.get(f"{stack.web_url}/api/chat/{sender}/messages", timeout=30)
+    response.raise_for_status()
+    return texts(response.json()["messages"])
+
+
+def wait_for_mailbox(stack: LiveStack, sender: str, count: int, timeout: float = 30) -> list[str]:
+    received: list[str] = []
+    deadline = time.monotonic() + timeout
+    while len(received) < count and time.monotonic() < deadline:
+        received += mailbox(stack, sender)
+        time.sleep(0.2)
+    return received
+
+
+def test_rest_channel_is_silent_while_a_ticket_is_open(
+    handoff_stack: LiveStack, staff_api: StaffApi
+) -> None:
+    stack = handoff_stack
+    sender = conversation("rest")
+    reply = texts(stack.rest(sender, "转人工"))
+    assert any("转接人工" in text and "预计等待" in text for text in reply), reply
+    assert tracker(stack, sender)["paused"] is True
+
+    # Rasa's own door says nothing, and neither does the gateway's.
+    assert stack.rest(sender, "你好") == []
+    assert stack.rest(sender, "我要投诉") == []
+    through_gateway = stack.chat(sender, "有人吗")
+    assert through_gateway.status_code == 200 and through_gateway.json()["messages"] == []
+
+    ticket = staff_api.ticket_of(sender)
+    assert ticket is not None and ticket["state"] == "waiting" and ticket["channel"] == "rest"
+    assert "有人吗" in texts(staff_api.ticket(ticket["id"])["messages"])
+    assert staff_api.post(ticket["id"], "claim").status_code == 200
+    assert (
+        staff_api.post(ticket["id"], "messages", {"text": "您好，我是工作人员"}).status_code == 201
+    )
+    assert wait_for_mailbox(stack, sender, 2)[-1] == "您好，我是工作人员"
+    assert stack.rest(sender, "你好") == []
+
+    closed = staff_api.post(ticket["id"], "close", {"resolution": "已答复"})
+    assert closed.status_code == 200 and closed.json()["state"] == "closed"
+    assert tracker(stack, sender)["paused"] is False
+    after = wait_for_mailbox(stack, sender, 2)
+    assert after[0].startswith("本次人工服务已结束") and "打个分" in after[1]
+    # After close the bot answers again.
+    assert "办件进度" in "".join(texts(stack.rest(sender, "你好")))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["烦死了 快点给我接人工", "你们这什么破系统 我要找真人说话", "我要投诉你们窗口"],
+)
+def test_angry_requests_and_complaints_reach_the_queue(handoff_stack: LiveStack, text: str) -> None:
+    reply = texts(handoff_stack.rest(conversation("angry"), text))
+    assert any("转接人工" in line for line in reply), (text, reply)
+
+
+def test_api_client_gets_staff_replies_and_rates(
+    handoff_stack: LiveStack, staff_api: StaffApi
+) -> None:
+    stack = handoff_stack
+    sender = conversation("api")
+    assert stack.chat(sender, "居住证怎么办理").status_code == 200
+    queued = texts(stack.chat(sender, "转人工").json()["messages"])
+    assert any("转接人工" in text for text in queued), queued
+
+    ticket = staff_api.ticket_of(sender)
+    assert ticket is not None
+    assert ticket["summary"].startswith("群众问：居住证怎么办理")
+    assert staff_api.post(ticket["id"], "claim").status_code == 200
+    staff_api.post(ticket["id"], "messages", {"text": "请带身份证原件"})
+    # Queued replies arrive with the client's next turn as well as by polling.
+    next_turn = texts(stack.chat(sender, "好的，还需要什么").json()["messages"])
+    assert "请带身份证原件" in next_turn
+    assert "好的，还需要什么" in texts(staff_api.ticket(ticket["id"])["messages"])
+
+    staff_api.post(ticket["id"], "close", {"resolution": "已告知材料"})
+    after = wait_for_mailbox(stack, sender, 2)
+    assert "打个分" in after[-1]
+    thanks = texts(stack.chat(sender, "5").json()["messages"])
+    assert any("感谢您的评价（5分）" in text for text in thanks), thanks
+    assert staff_api.ticket(ticket["id"])["rating"] == 5
+    greeting = texts(stack.chat(sender, "你好").json()["messages"])
+    assert any("办件进度" in text for text in greeting), greeting
+
+
+def test_concurrent_claims_on_the_live_stack(handoff_stack: LiveStack) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    stack = handoff_stack
+    sender = conversation("race")
+    stack.chat(sender, "转人工")
+    claimers = [StaffApi(stack.web_url, *add_staff_account(stack, f"坐席{n}")) for n in range(10)]
+    ticket = claimers[0].ticket_of(sender)
+    assert ticket is not None
+    with ThreadPoolExecutor(10) as pool:
+        statuses = sorted(
+            pool.map(lambda api: api.post(ticket["id"], "claim").status_code, claimers)
+        )
+    assert statuses == [200] + [409] * 9
+    winner = next(api for api in claimers if api.ticket(ticket["id"])["claimed_by"])
+    winner.post(ticket["id"], "close", {"resolution": "测试"})
+    for api in claimers:
+        api.close()
+
+
+def test_restart_keeps_the_ticket_the_messages_and_the_pause(
+    handoff_stack: LiveStack, staff_login: tuple[str, str]
+) -> None:
+    stack = handoff_stack
+    sender = conversation("restart")
+    stack.chat(sender, "低保怎么申请")
+    stack.chat(sender, "转人工")
+    stack.chat(sender, "我等着呢")
+    before = StaffApi(stack.web_url, *staff_login)
+    ticket = before.ticket_of(sender)
+    assert ticket is not None
+    lines_before = texts(before.ticket(ticket["id"])["messages"])
+    before.close()
+
+    stack.restart()
+
+    staff = StaffApi(stack.web_url, *staff_login)
+    after = staff.ticket(ticket["id"])
+    assert after["state"] == "waiting"
+    assert texts(after["messages"]) == lines_before
+    assert tracker(stack, sender)["paused"] is True
+    assert stack.rest(sender, "你好") == []
+    assert stack.chat(sender, "还在吗").json()["messages"] == []
+    assert texts(staff.ticket(ticket["id"])["messages"])[-1] == "还在吗"
+
+    staff.post(ticket["id"], "claim")
+    staff.post(ticket["id"], "close", {"resolution": "重启后处理完毕"})
+    assert "办件进度" in "".join(texts(stack.rest(sender, "你好")))
+    staff.close()
+
+
+def test_console_and_api_refuse_without_a_session(handoff_stack: LiveStack) -> None:
+    base = handoff_stack.web_url
+    assert httpx.get(f"{base}/api/handoffs").status_code == 401
+    assert httpx.post(f"{base}/api/handoffs/1/claim").status_code == 401
+    assert httpx.get(f"{base}/console").status_code == 200
+    assert "/api/handoffs" in httpx.get(f"{base}/openapi.json").json()["paths"]

@@ -1,0 +1,144 @@
+"""The gateway without the other servers: Rasa is replaced by an httpx mock transport."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from bot.gateway.app import create_app
+from bot.gateway.messages import BotMessage, InvalidMessage, clean_text
+from bot.gateway.rasa_client import UNAVAILABLE_REPLY, RasaClient
+from bot.gateway.router import Outbox, Turn, TurnRouter
+from bot.settings import Settings
+
+
+def test_clean_text_strips_controls_and_spaces() -> None:
+    assert clean_text("\x00居住证\u200b  怎么\x1b办\x7f ", 100) == "居住证 怎么办"
+
+
+@pytest.mark.parametrize("raw", ["", "   ", "\x00\x01", "\u200b\u3000"])
+def test_clean_text_refuses_empty(raw: str) -> None:
+    with pytest.raises(InvalidMessage, match="空"):
+        clean_text(raw, 100)
+
+
+def test_clean_text_refuses_over_long() -> None:
+    with pytest.raises(InvalidMessage, match="太长"):
+        clean_text("办" * 101, 100)
+
+
+def test_bot_message_from_rasa_keeps_buttons() -> None:
+    message = BotMessage.from_rasa(
+        {"text": "您好", "buttons": [{"title": "转人工", "payload": "/request_human"}]}
+    )
+    assert message.text == "您好"
+    assert message.buttons[0].payload == "/request_human"
+
+
+class RecordingRasa:
+    """A Rasa REST channel that records what it was sent."""
+
+    def __init__(self, reply: list[dict] | None = None, status: int = 200) -> None:
+        self.requests: list[dict] = []
+        self.reply = reply if reply is not None else [{"text": "您好"}]
+        self.status = status
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(json.loads(request.content))
+        return httpx.Response(self.status, json=self.reply)
+
+
+async def test_router_relays_to_rasa_with_channel_metadata() -> None:
+    rasa = RecordingRasa()
+    router = TurnRouter(RasaClient("http://rasa", 1, httpx.MockTransport(rasa)))
+    replies = await router.handle(Turn("c1", "web", "你好"))
+    assert [r.text for r in replies] == ["您好"]
+    assert rasa.requests == [{"sender": "c1", "message": "你好", "metadata": {"channel": "web"}}]
+
+
+async def test_router_interceptor_silences_the_bot() -> None:
+    rasa = RecordingRasa()
+    router = TurnRouter(RasaClient("http://rasa", 1, httpx.MockTransport(rasa)))
+    seen: list[Turn] = []
+
+    class Ticket:
+        async def intercept(self, turn: Turn) -> bool:
+            seen.append(turn)
+            return turn.conversation_id == "paused"
+
+    router.add_interceptor(Ticket())
+    assert await router.handle(Turn("paused", "web", "在吗")) == []
+    assert rasa.requests == []
+    assert await router.handle(Turn("other", "web", "你好"))
+    assert len(seen) == 2
+
+
+async def test_rasa_failure_gives_a_friendly_reply() -> None:
+    client = RasaClient("http://rasa", 1, httpx.MockTransport(RecordingRasa(status=500)))
+    replies = await client.send("c1", "你好")
+    assert [r.text for r in replies] == [UNAVAILABLE_REPLY]
+
+
+async def test_outbox_refuses_unknown_channel() -> None:
+    outbox = Outbox()
+    delivered: list[tuple[str, list[BotMessage]]] = []
+
+    async def deliver(conversation_id: str, messages: list[BotMessage]) -> None:
+        delivered.append((conversation_id, messages))
+
+    outbox.register("web", deliver)
+    await outbox.deliver("c1", "web", [BotMessage(text="hi")])
+    assert delivered[0][0] == "c1"
+    with pytest.raises(LookupError):
+        await outbox.deliver("c1", "fax", [])
+
+
+@pytest.fixture
+def client_and_rasa() -> tuple[TestClient, RecordingRasa]:
+    rasa = RecordingRasa(
+        [{"text": "您好，我是智询", "buttons": [{"title": "转人工", "payload": "转人工"}]}]
+    )
+    app, gateway = create_app(Settings(_env_file=None, rasa_url="http://rasa"))
+    gateway.rasa = RasaClient("http://rasa", 1, httpx.MockTransport(rasa))
+    gateway.router = TurnRouter(gateway.rasa)
+    return TestClient(app), rasa
+
+
+def test_api_chat_relays_and_returns_messages(client_and_rasa) -> None:
+    client, rasa = client_and_rasa
+    response = client.post("/api/chat", json={"sender": "u1", "message": "你好"})
+    assert response.status_code == 200
+    assert response.json()["messages"][0]["buttons"][0]["title"] == "转人工"
+    assert rasa.requests[0]["sender"] == "u1"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"sender": "u1", "message": ""},
+        {"sender": "u1", "message": "办" * 5000},
+        {"sender": "", "message": "hi"},
+        {"sender": "a/b", "message": "hi"},
+        {"sender": "u1"},
+        {"message": "hi"},
+        {"sender": "u1", "message": None},
+    ],
+)
+def test_api_chat_rejects_bad_bodies_without_calling_rasa(client_and_rasa, body) -> None:
+    client, rasa = client_and_rasa
+    response = client.post("/api/chat", json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"]
+    assert rasa.requests == []
+
+
+def test_portal_serves_the_widget(client_and_rasa) -> None:
+    client, _ = client_and_rasa
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "/static/widget.js" in page.text
+    assert client.get("/static/widget.js").status_code == 200
+    assert client.get("/static/socket.io.min.js").status_code == 200

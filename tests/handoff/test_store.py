@@ -1,0 +1,155 @@
+"""The handoff tables: migration matches the models, one open ticket per conversation, the
+mailbox hands each message out once, timestamps stay UTC. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, inspect
+
+from bot.handoff import mailbox
+from bot.handoff.models import UTC, Ticket, utcnow
+from bot.handoff.summary import Line
+from bot.handoff.tickets import (
+    HandoffRequest,
+    find_open_ticket,
+    messages_of,
+    minutes_per_ticket,
+    open_ticket,
+)
+from bot.staff.models import StaffSession, StaffUser
+from bot.store import Base, session_scope
+
+HANDOFF_TABLES = {
+    "handoff_tickets",
+    "handoff_messages",
+    "handoff_audit",
+    "handoff_mailbox",
+    "staff_users",
+    "staff_sessions",
+}
+
+
+def request(conversation_id: str = "c-1") -> HandoffRequest:
+    return HandoffRequest(
+        conversation_id,
+        "web",
+        "request_human",
+        "群众问：居住证",
+        history=(Line("citizen", "居住证怎么办"), Line("bot", "需要身份证")),
+    )
+
+
+def test_migration_matches_the_models(engine: Engine) -> None:
+    assert set(inspect(engine).get_table_names()) >= HANDOFF_TABLES
+    assert StaffUser.__table__ is not None and StaffSession.__table__ is not None
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    # Other capabilities' tables are their own business.
+    ours = [d for d in diff if any(name in repr(d) for name in HANDOFF_TABLES)]
+    assert ours == []
+
+
+def test_open_ticket_is_idempotent_and_copies_history(engine: Engine) -> None:
+    first, created = open_ticket(engine, request())
+    again, created_again = open_ticket(engine, request())
+    assert created and not created_again and again.id == first.id
+    with session_scope(engine) as session:
+        lines = messages_of(session, first.id)
+    assert [(m.sender, m.text, m.history) for m in lines] == [
+        ("citizen", "居住证怎么办", True),
+        ("bot", "需要身份证", True),
+    ]
+
+
+def test_simultaneous_opens_give_one_ticket(engine: Engine) -> None:
+    start = threading.Barrier(6)
+
+    def go(_: int) -> int:
+        start.wait()
+        return open_ticket(engine, request("c-race"))[0].id
+
+    with ThreadPoolExecutor(6) as pool:
+        ids = set(pool.map(go, range(6)))
+    assert len(ids) == 1
+
+
+def test_the_database_refuses_a_second_open_ticket(engine: Engine) -> None:
+    open_ticket(engine, request("c-dup"))
+    now = utcnow()
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"), session_scope(engine) as session:
+        session.add(
+            Ticket(
+                conversation_id="c-dup",
+                channel="web",
+                state="waiting",
+                reason="complain",
+                summary="",
+                agitated=False,
+                created_at=now,
+                queued_at=now,
+                updated_at=now,
+                rating_state="none",
+            )
+        )
+
+
+def test_timestamps_come_back_as_utc(engine: Engine) -> None:
+    ticket, _ = open_ticket(engine, request("c-tz"))
+    with session_scope(engine) as session:
+        loaded = find_open_ticket(session, "c-tz")
+    assert loaded is not None and loaded.created_at.tzinfo is not None
+    assert loaded.created_at.utcoffset() == timedelta(0)
+    assert abs(loaded.created_at - ticket.created_at) < timedelta(seconds=1)
+    assert loaded.created_at.astimezone(UTC) == loaded.created_at
+
+
+def test_mailbox_hands_out_each_message_once(engine: Engine) -> None:
+    mailbox.put(engine, "api-1", [{"text": f"m{n}"} for n in range(20)])
+    mailbox.put(engine, "api-2", [{"text": "other"}])
+    start = threading.Barrier(4)
+
+    def fetch(_: int) -> list[str]:
+        start.wait()
+        return [m["text"] for m in mailbox.drain(engine, "api-1")]
+
+    with ThreadPoolExecutor(4) as pool:
+        batches = list(pool.map(fetch, range(4)))
+    everything = [text for batch in batches for text in batch]
+    assert sorted(everything) == sorted(f"m{n}" for n in range(20))
+    assert mailbox.drain(engine, "api-1") == []
+    assert mailbox.drain(engine, "api-2") == [{"text": "other"}]
+
+
+def test_expected_wait_learns_from_recent_claims(engine: Engine) -> None:
+    assert minutes_per_ticket(_session(engine), default=3.0) == 3.0
+    now = utcnow()
+    with session_scope(engine) as session:
+        for n, wait in enumerate((4, 6, 8)):
+            session.add(
+                Ticket(
+                    conversation_id=f"hist-{n}",
+                    channel="api",
+                    state="closed",
+                    reason="request_human",
+                    summary="",
+                    agitated=False,
+                    created_at=now - timedelta(minutes=wait + 1),
+                    queued_at=now - timedelta(minutes=wait + 1),
+                    claimed_at=now - timedelta(minutes=1),
+                    updated_at=now,
+                    rating_state="none",
+                )
+            )
+    assert minutes_per_ticket(_session(engine), default=3.0) == pytest.approx(6.0)
+
+
+def _session(engine: Engine):  # type: ignore[no-untyped-def]
+    from sqlalchemy.orm import Session
+
+    return Session(engine)

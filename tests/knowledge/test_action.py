@@ -1,0 +1,106 @@
+"""actions/policy.py: the rasa-sdk adapter dispatches the library's reply as text + buttons."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.knowledge import search as search_module
+from bot.settings import PROJECT_ROOT
+
+DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture()
+def action(searcher):
+    # Installed before the import so the module's background warm-up uses the test index.
+    search_module.use_searcher(searcher)
+    from actions.policy import ActionAnswerPolicy
+
+    yield ActionAnswerPolicy()
+    search_module.use_searcher(None)
+
+
+def run(action, text: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    latest = {"text": text, "intent": {"name": "ask_policy", "confidence": 0.9}, "entities": []}
+    tracker = Tracker(
+        "conv-policy",
+        {"service_id": None},
+        latest,
+        [{"event": "user", "text": text, "parse_data": latest}],
+        False,
+        None,
+        {},
+        "action_listen",
+    )
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, tracker, DOMAIN))
+    return events, dispatcher.messages
+
+
+def test_name_is_declared_in_the_domain(action) -> None:
+    assert action.name() == "action_answer_policy" and action.name() in DOMAIN["actions"]
+
+
+def test_answer_sets_service_and_offers_follow_ups(action) -> None:
+    events, [message] = run(action, "居住证怎么办理")
+    assert "申请材料" in message["text"] and "居住证申领" in message["text"]
+    assert [b["title"] for b in message["buttons"]] == ["所需材料", "办理地点", "转人工"]
+    assert all(set(b) == {"title", "payload"} for b in message["buttons"])
+    assert events == [
+        {"event": "slot", "timestamp": None, "name": "service_id", "value": "residence-permit"}
+    ]
+
+
+def test_out_of_scope_offers_a_person(action) -> None:
+    events, [message] = run(action, "今天天气怎么样")
+    assert events == []
+    assert "转人工" in [b["payload"] for b in message["buttons"]]
+
+
+def test_unreadable_message(action) -> None:
+    events, [message] = run(action, "")
+    assert events == [] and message["response"] == "utter_policy_unreadable"
+    assert "utter_policy_unreadable" in DOMAIN["responses"]
+
+
+def test_broken_knowledge_base(action, monkeypatch) -> None:
+    import actions.policy as policy
+
+    def explode(text):
+        raise RuntimeError("index missing")
+
+    monkeypatch.setattr(policy, "answer_question", explode)
+    events, [message] = run(action, "居住证怎么办理")
+    assert events == [] and message["response"] == "utter_policy_unavailable"
+    assert "utter_policy_unavailable" in DOMAIN["responses"]
+
+
+def test_follow_up_question_uses_the_current_service(action) -> None:
+    latest = {
+        "text": "要多少钱",
+        "intent": {"name": "ask_policy", "confidence": 0.9},
+        "entities": [],
+    }
+    tracker = Tracker(
+        "conv-policy",
+        {"service_id": "residence-permit"},
+        latest,
+        [{"event": "user", "text": "要多少钱", "parse_data": latest}],
+        False,
+        None,
+        {},
+        "action_listen",
+    )
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, tracker, DOMAIN))
+    [message] = dispatcher.messages
+    assert "收费标准" in message["text"] and "居住证申领" in message["text"]
+    assert events[0]["value"] == "residence-permit"
