@@ -360,15 +360,17 @@ def _scale_lines(scales: list[dict]) -> list[str]:
     ]
 
 
-def render(real: dict | None, scales: list[dict], command: str) -> str:
+def render(real: dict | None, scales: list[dict], command: str, load: list[float]) -> str:
     lines = [
         DOC_START,
         "## Knowledge retrieval (bench/retrieval.py)",
         "",
         f"Command: `{command}`  ",
         f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{time.strftime('%Y-%m-%d')}. Model: multilingual-e5-small (float32, CPU), "
-        "queries encoded one at a time.",
+        f"{time.strftime('%Y-%m-%d')}. Model: multilingual-e5-small (float32, CPU, one torch "
+        "thread), queries encoded one at a time. 1-minute load average during the run: "
+        f"{min(load):.1f}–{max(load):.1f} (other processes share the cores; latency tails "
+        "grow with it).",
         "",
     ]
     if real:
@@ -406,7 +408,9 @@ def main() -> int:
         return 0
 
     command = "python bench/retrieval.py " + " ".join(sys.argv[1:])
+    load = [os.getloadavg()[0]]
     real = None if args.no_real else real_corpus(args.queries)
+    load.append(os.getloadavg()[0])
     if real:
         print(json.dumps(real, ensure_ascii=False)[:2000], flush=True)
     scales = []
@@ -422,8 +426,9 @@ def main() -> int:
             print(done.stderr, file=sys.stderr)
             return 1
         scales.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        load.append(os.getloadavg()[0])
         print(json.dumps(scales[-1]), flush=True)
-    section = render(real, scales, command.strip())
+    section = render(real, scales, command.strip(), load)
     print(section)
     if not args.no_docs:
         update_doc(ROOT / "docs" / "performance.md", section)
