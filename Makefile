@@ -77,6 +77,8 @@ setup: venvs .env index model database
 
 ## ---- the two commands ------------------------------------------------------------------------
 run: setup
+	@# A demo staff account for the console; bot.staff refuses (and make goes on) in production.
+	-@$(APP) -m bot.staff demo
 	$(APP) -m bot.services run
 
 test: setup system-deps

@@ -1,15 +1,17 @@
 """智能咨询 in the dialogue: ``action_answer_policy`` answers from the knowledge base.
 
 A thin adapter: retrieval, the answer/clarify/abstain decision and the wording of the reply
-live in ``bot.knowledge``. The index and the embedding model load once per process: a warm-up
-starts in the background when the action server imports this module, and the first question
-waits for it if it is not done yet.
+live in ``bot.knowledge``. The index and the embedding model load once per process: in the
+action server's worker a warm-up starts in the background as soon as this module is imported,
+and the first question waits for it if it is not done yet; elsewhere (tests, scripts) they load
+on first use.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from typing import Any
 
@@ -33,7 +35,14 @@ def _warm_up() -> None:
         logger.exception("the policy knowledge base could not be loaded")
 
 
-threading.Thread(target=_warm_up, name="policy-warm-up", daemon=True).start()
+def _in_server_worker() -> bool:
+    # Sanic's manager process imports the actions too but never runs them; only its server
+    # workers, which Sanic names in SANIC_WORKER_NAME, answer requests (and need the ~1 GB model).
+    return "Server" in os.environ.get("SANIC_WORKER_NAME", "")
+
+
+if _in_server_worker():
+    threading.Thread(target=_warm_up, name="policy-warm-up", daemon=True).start()
 
 
 def _buttons(reply: Answer) -> list[dict[str, Any]]:

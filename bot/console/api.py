@@ -234,8 +234,7 @@ async def stream(
     the_desk = desk(request)
     config = config_of(request)
     default_minutes = settings_of(request).handoff_minutes_per_ticket
-    if ticket is not None:
-        await to_thread.run_sync(_require_ticket, the_desk, ticket)
+    await to_thread.run_sync(_start_watching, the_desk, context, ticket)
 
     def snapshot(last_message: int) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         with session_scope(the_desk.engine) as session:
@@ -293,12 +292,22 @@ def _sse(event: str, data: dict[str, Any]) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"
 
 
-def _require_ticket(the_desk: HandoffDesk, ticket_id: int) -> None:
+def _start_watching(the_desk: HandoffDesk, context: StaffContext, ticket_id: int | None) -> None:
+    """Watching the live feed is viewing: audited like a view (404 for an unknown ticket)."""
     with session_scope(the_desk.engine) as session:
-        try:
-            tickets.get_ticket(session, ticket_id)
-        except tickets.TicketNotFound as error:
-            raise _ticket_error(error) from None
+        if ticket_id is not None:
+            try:
+                tickets.get_ticket(session, ticket_id)
+            except tickets.TicketNotFound as error:
+                raise _ticket_error(error) from None
+        tickets.audit(
+            session,
+            "watch",
+            actor=context.staff.username,
+            staff_id=context.staff.id,
+            ticket_id=ticket_id,
+            client_ip=context.client_ip,
+        )
 
 
 TicketId = Annotated[int, Path(ge=1, le=2**31 - 1)]

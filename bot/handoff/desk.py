@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+import weakref
 from datetime import timedelta
 
 from anyio import to_thread
@@ -28,7 +28,7 @@ from bot.handoff.callback import (
     without_phone,
 )
 from bot.handoff.feed import ChangeFeed
-from bot.handoff.hours import WorkingHours
+from bot.handoff.hours import WorkingHours, describe_moment
 from bot.handoff.models import CALLBACK, CITIZEN, CLOSED, SYSTEM, WAITING, Ticket, utcnow
 from bot.handoff.rasa_api import RasaConversations, RasaUnavailable
 from bot.handoff.rating import parse_rating
@@ -71,7 +71,10 @@ class HandoffDesk:
         self.rasa = rasa
         self.hours = WorkingHours.from_settings(settings)
         self.feed = ChangeFeed(engine)
-        self._resume_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # One lock per ticket being resumed, gone once nobody holds it.
+        self._resume_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
         self._tasks: list[asyncio.Task[None]] = []
         for channel in PULL_CHANNELS:
             outbox.register(channel, self._to_mailbox)
@@ -218,7 +221,10 @@ class HandoffDesk:
 
     async def _resume(self, ticket: Ticket) -> bool:
         """Un-pause Rasa for a ticket that stopped being open, once, and tell the citizen."""
-        async with self._resume_locks[ticket.id]:
+        lock = self._resume_locks.get(ticket.id)
+        if lock is None:
+            lock = self._resume_locks[ticket.id] = asyncio.Lock()
+        async with lock:
             current = await to_thread.run_sync(self._load, ticket.id)
             if current.resumed_at is not None or current.state not in (CLOSED, CALLBACK):
                 return False
@@ -246,9 +252,10 @@ class HandoffDesk:
         self, ticket: Ticket, rating_question: list[BotMessage]
     ) -> list[BotMessage]:
         if ticket.state == CALLBACK:
-            window = callback_window(self.hours, ticket.updated_at)
+            due = ticket.callback_due_at
+            when = f"{describe_moment(due, utcnow(), self.hours.tz)}前" if due else "工作日上班后"
             phone = mask_phone(ticket.callback_phone or "")
-            return [notice(texts.callback_registered(phone, window.when), "callback_registered")]
+            return [notice(texts.callback_registered(phone, when), "callback_registered")]
         if ticket.claimed_at is None:
             return [notice(texts.CLOSED_UNSERVED, "closed")]
         return [notice(texts.CLOSED, "closed"), *rating_question]

@@ -232,7 +232,7 @@ def build_index(
         state = source_state(paths, model, dictionary_text)
         live_dir = resolve_index_dir(paths.index_dir)
         manifest = read_manifest(live_dir)
-        if not force and not model_built and manifest and manifest.get("state") == state:
+        if not force and manifest and manifest.get("state") == state:
             _write_dictionary_file(paths.dictionary_dir, dictionary_text)
             return BuildReport("unchanged", live_dir, seconds=time.perf_counter() - started)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -188,6 +190,51 @@ def test_restart_keeps_the_ticket_the_messages_and_the_pause(
     staff.post(ticket["id"], "close", {"resolution": "重启后处理完毕"})
     assert "办件进度" in "".join(texts(stack.rest(sender, "你好")))
     staff.close()
+
+
+@pytest.fixture
+def after_hours_stack(handoff_stack: LiveStack) -> Iterator[LiveStack]:
+    """Today is a holiday: no staff on duty (restarts the stack, and back afterwards)."""
+    today = datetime.now(ZoneInfo(handoff_stack.settings.timezone)).date()
+    holidays = f"{today - timedelta(days=1)}..{today + timedelta(days=1)}"
+    for env in (handoff_stack.env, handoff_stack.stack.env):
+        env["ZHIXUN_HOLIDAYS"] = holidays
+    handoff_stack.restart()
+    try:
+        yield handoff_stack
+    finally:
+        for env in (handoff_stack.env, handoff_stack.stack.env):
+            env["ZHIXUN_HOLIDAYS"] = ""
+        handoff_stack.restart()
+
+
+def test_after_hours_the_bot_takes_a_callback(
+    after_hours_stack: LiveStack, staff_login: tuple[str, str]
+) -> None:
+    stack = after_hours_stack
+    sender = conversation("callback")
+    offer = "".join(texts(stack.rest(sender, "转人工")))
+    assert "非工作时间" in offer and "手机号" in offer, offer
+    assert tracker(stack, sender)["paused"] is False
+    retry = "".join(texts(stack.rest(sender, "我的号码是123")))
+    assert "号码好像不对" in retry and "手机号" in retry, retry
+    assert "留言" in "".join(texts(stack.rest(sender, "138 1234 5678")))
+    done = "".join(texts(stack.rest(sender, "想问低保怎么申请")))
+    assert "已为您登记回电（电话 138****5678）" in done and "上班后" in done, done
+
+    staff = StaffApi(stack.web_url, *staff_login)
+    ticket = staff.ticket_of(sender, state="callback")
+    assert ticket is not None
+    assert ticket["callback_phone"] == "138****5678"
+    assert ticket["callback_message"] == "想问低保怎么申请"
+    assert ticket["callback_due_at"]
+    staff.close()
+
+    # Changing one's mind: "算了" leaves the form, and the bot carries on.
+    other = conversation("no-callback")
+    stack.rest(other, "转人工")
+    assert "不登记回电" in "".join(texts(stack.rest(other, "算了")))
+    assert "办件进度" in "".join(texts(stack.rest(other, "你好")))
 
 
 def test_console_and_api_refuse_without_a_session(handoff_stack: LiveStack) -> None:

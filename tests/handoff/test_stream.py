@@ -12,11 +12,14 @@ from dataclasses import dataclass
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import select
 
 from bot.console import api
+from bot.handoff.models import AuditEntry
 from bot.handoff.tickets import HandoffRequest, open_ticket
 from bot.settings import Settings
 from bot.staff.accounts import add_staff
+from bot.store import session_scope
 from tests.handoff.conftest import (
     PASSWORD,
     assemble,
@@ -127,6 +130,11 @@ def test_ticket_messages_stream_masked_and_in_order(live: Live) -> None:
         )
         assert latest["messages"][-1]["text"] == "我的手机138****5678"
         assert latest["messages"][-1]["id"] > first["messages"][-1]["id"]
+    with session_scope(live.desk.engine) as session:  # type: ignore[attr-defined]
+        watched = session.scalars(
+            select(AuditEntry.ticket_id).where(AuditEntry.action == "watch")
+        ).all()
+    assert ticket_id in watched
 
 
 def test_stream_ends_when_the_session_does(live: Live) -> None:

@@ -20,7 +20,6 @@ pytestmark = pytest.mark.model
 
 @pytest.fixture()
 def action(searcher):
-    # Installed before the import so the module's background warm-up uses the test index.
     search_module.use_searcher(searcher)
     from actions.policy import ActionAnswerPolicy
 
@@ -104,3 +103,14 @@ def test_follow_up_question_uses_the_current_service(action) -> None:
     [message] = dispatcher.messages
     assert "收费标准" in message["text"] and "居住证申领" in message["text"]
     assert events[0]["value"] == "residence-permit"
+
+
+def test_warm_up_only_in_the_server_worker(monkeypatch) -> None:
+    import actions.policy as policy
+
+    monkeypatch.delenv("SANIC_WORKER_NAME", raising=False)
+    assert not policy._in_server_worker()
+    monkeypatch.setenv("SANIC_WORKER_NAME", "Sanic-Main")
+    assert not policy._in_server_worker()
+    monkeypatch.setenv("SANIC_WORKER_NAME", "Sanic-Server-0-0")
+    assert policy._in_server_worker()
