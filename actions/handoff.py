@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 CALLBACK_FORM = "handoff_callback_form"
 REASON_SLOT = "handoff_reason"
+# True from an offer of a person until the citizen answers it: a plain "好的" then means yes.
+OFFERED_SLOT = "handoff_offered"
 PHONE_SLOT = "handoff_phone"
 MESSAGE_SLOT = "handoff_message"
 SERVICE_SLOT = "service_id"
@@ -95,7 +97,7 @@ def offer_handoff(
     dispatcher.utter_message(
         text=text or texts.OFFER, buttons=[{"title": title, "payload": payload}]
     )
-    return [SlotSet(REASON_SLOT, reason)]
+    return [SlotSet(REASON_SLOT, reason), SlotSet(OFFERED_SLOT, True)]
 
 
 def _offered_reason(tracker: Tracker) -> str | None:
@@ -123,7 +125,20 @@ class ActionRequestHuman(Action):
         reason = _offered_reason(tracker) or (
             reasons.COMPLAINT if intent == "complain" else reasons.REQUEST_HUMAN
         )
-        return start_handoff(dispatcher, tracker, reason)
+        return [SlotSet(OFFERED_SLOT, False), *start_handoff(dispatcher, tracker, reason)]
+
+
+class ActionDeclineHandoff(Action):
+    """The citizen said no to an offered person: keep helping, and forget the offer."""
+
+    def name(self) -> str:
+        return "action_decline_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        dispatcher.utter_message(response="utter_handoff_offer_declined")
+        return [SlotSet(OFFERED_SLOT, False), SlotSet(REASON_SLOT, None)]
 
 
 class ActionAskHandoffPhone(Action):

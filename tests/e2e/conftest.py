@@ -98,6 +98,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
         "ZHIXUN_RASA_TRACKER_DB": str(root / "rasa_tracker.db"),
         "ZHIXUN_RUN_DIR": str(root / "run"),
         "ZHIXUN_RASA_URL": "",
+        # Staff on duty at any hour, so the queue (not the after-hours call-back) is what the
+        # suite meets whenever it runs; the after-hours test changes this for itself.
+        "ZHIXUN_WORKING_HOURS": "mon-sun 00:00-24:00",
+        "ZHIXUN_HOLIDAYS": "",
     }
     env = {**os.environ, **values}
     settings = Settings(
