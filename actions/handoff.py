@@ -92,12 +92,22 @@ def offer_handoff(
 ) -> list[EventType]:
     """Offer a person with a “转人工” button; if the citizen takes it up in the very next turn,
     the ticket records ``reason`` instead of a plain request."""
-    reasons.validated(reason)
     title, payload = texts.OFFER_BUTTON
     dispatcher.utter_message(
         text=text or texts.OFFER, buttons=[{"title": title, "payload": payload}]
     )
+    return offered(reason)
+
+
+def offered(reason: str) -> list[EventType]:
+    """The events of an offer made in a reply that already carries a “转人工” button."""
+    reasons.validated(reason)
     return [SlotSet(REASON_SLOT, reason), SlotSet(OFFERED_SLOT, True)]
+
+
+def not_offered() -> list[EventType]:
+    """The events of a reply that offers nobody: an earlier offer is no longer open."""
+    return [SlotSet(OFFERED_SLOT, False)]
 
 
 def _offered_reason(tracker: Tracker) -> str | None:

@@ -20,6 +20,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.handoff import not_offered, offer_handoff, offered
+from bot.handoff import reasons
 from bot.knowledge.answer import Answer, answer_question
 from bot.knowledge.search import IndexNotFound, QueryError, get_searcher
 
@@ -45,6 +47,10 @@ if _in_server_worker():
     threading.Thread(target=_warm_up, name="policy-warm-up", daemon=True).start()
 
 
+CLARIFY_STREAK_SLOT = "policy_clarify_streak"
+CLARIFY_ROUNDS_BEFORE_OFFER = 2
+
+
 def _buttons(reply: Answer) -> list[dict[str, Any]]:
     return [{"title": b.title, "payload": b.payload} for b in reply.buttons]
 
@@ -68,6 +74,16 @@ class ActionAnswerPolicy(Action):
             dispatcher.utter_message(response="utter_policy_unavailable")
             return []
         dispatcher.utter_message(text=reply.text, buttons=_buttons(reply))
+        streak = int(tracker.get_slot(CLARIFY_STREAK_SLOT) or 0) + 1
+        if reply.decision == "abstain":
+            return [SlotSet(CLARIFY_STREAK_SLOT, 0), *offered(reasons.RETRIEVAL_ABSTAIN)]
+        if reply.decision == "clarify":
+            events: list[EventType] = [SlotSet(CLARIFY_STREAK_SLOT, streak)]
+            if streak >= CLARIFY_ROUNDS_BEFORE_OFFER:
+                # Asked back twice in a row and still no match: a person is the better help.
+                return events + offer_handoff(dispatcher, reasons.CLARIFY_REJECTED)
+            return events + not_offered()
+        events = [SlotSet(CLARIFY_STREAK_SLOT, 0), *not_offered()]
         if reply.service_id:
-            return [SlotSet("service_id", reply.service_id)]
-        return []
+            events.append(SlotSet("service_id", reply.service_id))
+        return events

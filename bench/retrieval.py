@@ -192,7 +192,7 @@ def worker(n_chunks: int, n_queries: int) -> dict:
         encode, dense, total = [], [], []
         for q in queries:
             t0 = time.perf_counter()
-            vector = encoder.queries([searcher.dense_query_text(q)])[0]
+            vector = searcher.encode_query(q)
             t1 = time.perf_counter()
             searcher.dense.search(vector[None, :].astype(np.float32), min(256, n_chunks))
             t2 = time.perf_counter()
@@ -241,11 +241,6 @@ def real_corpus(n_queries: int) -> dict:
         subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
         out["noop_build_process_s"] = time.perf_counter() - started
 
-        import torch
-
-        from bot.knowledge.search import QUERY_THREADS
-
-        torch.set_num_threads(QUERY_THREADS)  # as when the action server loads the model
         searcher = Searcher(paths.index_dir, encoder=encoder)
         queries = dev_queries(n_queries)
         for q in queries[:5]:
@@ -367,8 +362,8 @@ def render(real: dict | None, scales: list[dict], command: str, load: list[float
         "",
         f"Command: `{command}`  ",
         f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{time.strftime('%Y-%m-%d')}. Model: multilingual-e5-small (float32, CPU, one torch "
-        "thread), queries encoded one at a time. 1-minute load average during the run: "
+        f"{time.strftime('%Y-%m-%d')}. Model: multilingual-e5-small (float32, CPU, torch's "
+        "default threads), queries encoded one at a time. 1-minute load average during the run: "
         f"{min(load):.1f}–{max(load):.1f} (other processes share the cores; latency tails "
         "grow with it).",
         "",

@@ -58,9 +58,8 @@ def main() -> None:
         if name in ("macro avg", "weighted avg", "micro avg"):
             continue
         print(f"{name:28s} F1 {scores['f1-score']:.3f}  (n={scores['support']})")
-    print(
-        f"\nmacro-F1 {report['macro avg']['f1-score']:.3f}  accuracy {report.get('accuracy', 0):.3f}"
-    )
+    macro_f1, accuracy = report["macro avg"]["f1-score"], report.get("accuracy", 0)
+    print(f"\nmacro-F1 {macro_f1:.3f}  accuracy {accuracy:.3f}")
 
 
 if __name__ == "__main__":

@@ -39,8 +39,10 @@ MAX_QUERY_CHARS = 2000
 # one the nearest chunks the approximate index returns, and the best BM25 chunks.
 DENSE_CANDIDATES = 256
 BM25_CANDIDATES = 1024
-# torch threads when the searcher loads the model itself (see Encoder).
-QUERY_THREADS = 1
+# torch intra-op threads when the searcher loads the model itself; None keeps torch's default
+# (one per core). Measured on 2 idle cores: one query in ~15 ms with 2 threads, ~22 ms with 1.
+# Query encodings are serialised (see Searcher.encode_query), so threads never oversubscribe.
+QUERY_THREADS: int | None = None
 
 
 class QueryError(ValueError):
@@ -237,6 +239,7 @@ class Searcher:
             )
         self._encoder = encoder
         self._encoder_lock = threading.Lock()
+        self._encode_lock = threading.Lock()
 
     @classmethod
     def open(cls, index_dir: Path | None = None, model_dir: Path | None = None) -> Searcher:
@@ -267,8 +270,15 @@ class Searcher:
 
     def warm_up(self) -> None:
         """Load the model and the tokenizer now rather than on the first question."""
-        self.encoder.queries(["预热"])
+        self.encode_query("预热")
         self.tokenizer.tokenize("预热")
+
+    def encode_query(self, query: str) -> np.ndarray:
+        """The query's dense vector. One at a time: the model already uses every core, and
+        concurrent calls would only fight over them."""
+        encoder = self.encoder
+        with self._encode_lock:
+            return encoder.queries([self.dense_query_text(query)])[0]
 
     @property
     def fusion(self) -> dict[str, Any]:
@@ -332,7 +342,7 @@ class Searcher:
         dense_doc = dense_best = dense_chunks = None
         if need_dense:
             if vector is None:
-                vector = self.encoder.queries([self.dense_query_text(query)])[0]
+                vector = self.encode_query(query)
             k = min(len(self.chunks), DENSE_CANDIDATES)
             scores, ids = self.dense.search(np.asarray(vector, dtype=np.float32)[None, :], k)
             dense_chunks = np.full(len(self.chunks), -1.0, dtype=np.float32)

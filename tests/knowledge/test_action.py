@@ -27,11 +27,17 @@ def action(searcher):
     search_module.use_searcher(None)
 
 
-def run(action, text: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def slots(events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+
+
+def run(
+    action, text: str, clarify_streak: float = 0
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     latest = {"text": text, "intent": {"name": "ask_policy", "confidence": 0.9}, "entities": []}
     tracker = Tracker(
         "conv-policy",
-        {"service_id": None},
+        {"service_id": None, "policy_clarify_streak": clarify_streak},
         latest,
         [{"event": "user", "text": text, "parse_data": latest}],
         False,
@@ -53,15 +59,36 @@ def test_answer_sets_service_and_offers_follow_ups(action) -> None:
     assert "申请材料" in message["text"] and "居住证申领" in message["text"]
     assert [b["title"] for b in message["buttons"]] == ["所需材料", "办理地点", "转人工"]
     assert all(set(b) == {"title", "payload"} for b in message["buttons"])
-    assert events == [
-        {"event": "slot", "timestamp": None, "name": "service_id", "value": "residence-permit"}
-    ]
+    assert slots(events) == {
+        "service_id": "residence-permit",
+        "policy_clarify_streak": 0,
+        "handoff_offered": False,
+    }
 
 
 def test_out_of_scope_offers_a_person(action) -> None:
     events, [message] = run(action, "今天天气怎么样")
-    assert events == []
+    assert slots(events) == {
+        "policy_clarify_streak": 0,
+        "handoff_reason": "retrieval_abstain",
+        "handoff_offered": True,
+    }
     assert "转人工" in [b["payload"] for b in message["buttons"]]
+
+
+def test_second_clarify_in_a_row_offers_a_person(action, searcher) -> None:
+    query = next(
+        q
+        for q in ("补贴", "证明", "登记", "申请", "办证")
+        if searcher.search(q).decision == "clarify"
+    )
+    events, messages = run(action, query)
+    assert slots(events) == {"policy_clarify_streak": 1, "handoff_offered": False}
+    assert len(messages) == 1
+    events, messages = run(action, query, clarify_streak=1)
+    assert slots(events)["handoff_offered"] is True
+    assert slots(events)["handoff_reason"] == "clarify_rejected"
+    assert "转人工" in [b["payload"] for b in messages[-1]["buttons"]]
 
 
 def test_unreadable_message(action) -> None:
@@ -102,7 +129,7 @@ def test_follow_up_question_uses_the_current_service(action) -> None:
     events = asyncio.run(action.run(dispatcher, tracker, DOMAIN))
     [message] = dispatcher.messages
     assert "收费标准" in message["text"] and "居住证申领" in message["text"]
-    assert events[0]["value"] == "residence-permit"
+    assert slots(events)["service_id"] == "residence-permit"
 
 
 def test_warm_up_only_in_the_server_worker(monkeypatch) -> None:
