@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import LiveStack
 from tests.e2e.handoff_support import (
@@ -18,16 +17,6 @@ from tests.e2e.handoff_support import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 TIMEOUT = 30_000
 
 
@@ -39,15 +28,6 @@ def handoff_stack(stack: LiveStack) -> LiveStack:
 @pytest.fixture
 def staff_login(handoff_stack: LiveStack) -> tuple[str, str]:
     return add_staff_account(handoff_stack, "测试坐席")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = shutil.which("chromium") or "/usr/bin/chromium"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
