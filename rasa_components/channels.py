@@ -8,16 +8,16 @@ checks its own input; this guards the REST door for integrations that post to Ra
 from __future__ import annotations
 
 import os
-import re
 from typing import Any
 
 from rasa.core.channels.rest import RestInput
 from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 
+from bot.text import CONTROL_CHARACTERS
+
 MAX_MESSAGE_CHARS = int(os.environ.get("ZHIXUN_MAX_MESSAGE_CHARS", "2000"))
 MAX_SENDER_CHARS = 128
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 def _body(request: Request) -> dict[str, Any]:
@@ -42,7 +42,7 @@ class ValidatedRestInput(RestInput):
         message = _body(req).get("message")
         if not isinstance(message, str):
             raise InvalidUsage("'message' must be a string.")
-        text = _CONTROL.sub("", message).strip()
+        text = CONTROL_CHARACTERS.sub("", message).strip()
         if not text:
             raise InvalidUsage("'message' is empty.")
         if len(text) > MAX_MESSAGE_CHARS:

@@ -7,9 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-# C0/C1 control characters except tab and newline, plus zero-width and bidi overrides, which
-# only ever arrive by accident or to hide something.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+from bot.text import CONTROL_CHARACTERS
+
 _SPACES = re.compile(r"[ \t\u3000]+")
 
 
@@ -19,7 +18,7 @@ class InvalidMessage(ValueError):
 
 def clean_text(raw: str, max_chars: int) -> str:
     """Strip control characters and excess spaces; refuse empty or over-long messages."""
-    text = _SPACES.sub(" ", _CONTROL.sub("", raw)).strip()
+    text = _SPACES.sub(" ", CONTROL_CHARACTERS.sub("", raw)).strip()
     if not text:
         raise InvalidMessage("消息是空的，请输入您想咨询的问题。")
     if len(text) > max_chars:
