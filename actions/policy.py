@@ -22,6 +22,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.handoff import not_offered, offer_handoff, offered
 from bot.handoff import reasons
+from bot.knowledge import query_vectors
 from bot.knowledge.answer import Answer, answer_question
 from bot.knowledge.search import IndexNotFound, QueryError, get_searcher
 
@@ -64,8 +65,9 @@ class ActionAnswerPolicy(Action):
     ) -> list[EventType]:
         text = tracker.latest_message.get("text") or ""
         current_service = tracker.get_slot("service_id")
+        vectors = query_vectors.unpack(tracker.latest_message.get(query_vectors.MESSAGE_KEY))
         try:
-            reply = await asyncio.to_thread(answer_question, text, None, current_service)
+            reply = await asyncio.to_thread(answer_question, text, None, current_service, vectors)
         except QueryError:
             dispatcher.utter_message(response="utter_policy_unreadable")
             return []
@@ -74,6 +76,8 @@ class ActionAnswerPolicy(Action):
             dispatcher.utter_message(response="utter_policy_unavailable")
             return []
         dispatcher.utter_message(text=reply.text, buttons=_buttons(reply))
+        if reply.decision == "refuse":
+            return [SlotSet(CLARIFY_STREAK_SLOT, 0), *not_offered()]
         streak = int(tracker.get_slot(CLARIFY_STREAK_SLOT) or 0) + 1
         if reply.decision == "abstain":
             return [SlotSet(CLARIFY_STREAK_SLOT, 0), *offered(reasons.RETRIEVAL_ABSTAIN)]

@@ -22,6 +22,18 @@ import yaml
 from bot.settings import PROJECT_ROOT, Settings, get_settings
 
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+# Known-harmless warnings of Rasa 3.6 and its pinned dependencies — deprecations inside them, the
+# extractor-overlap note (DIET's entity recognition is off, so it does not apply), responses sent
+# by actions rather than stories — silenced wherever Rasa runs, so real problems stand out.
+RASA_WARNING_FILTERS = ",".join(
+    (
+        "ignore::DeprecationWarning",
+        "ignore::PendingDeprecationWarning",
+        "ignore::FutureWarning",
+        "ignore:You have an overlap:UserWarning",
+        "ignore:The utterance:UserWarning",
+    )
+)
 APP_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
 
 
@@ -101,7 +113,7 @@ def stack_services(settings: Settings) -> list[Service]:
                 str(PROJECT_ROOT / "credentials.yml"),
             ],
             f"http://{host}:{settings.rasa_port}/status?token={settings.rasa_token}",
-            common_env,
+            {**common_env, "PYTHONWARNINGS": RASA_WARNING_FILTERS},
         ),
         Service(
             "web app",

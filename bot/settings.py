@@ -40,8 +40,9 @@ class Settings(BaseSettings):
     run_dir: Path = PROJECT_ROOT / "var" / "run"
     demo_applications_csv: Path = PROJECT_ROOT / "bot" / "status" / "demo_applications.csv"
 
-    # Rasa REST calls from the gateway must stay well inside WeChat's 5-second window.
-    rasa_timeout_seconds: float = 4.0
+    # How long a channel waits for the bot's turn. WeChat's 5-second rule is kept by the WeChat
+    # channel itself (``wechat_reply_budget_seconds``): a slower turn is delivered later.
+    rasa_timeout_seconds: float = 30.0
     max_message_chars: int = 2000
 
     # Application status checks (issue 4).
@@ -67,6 +68,40 @@ class Settings(BaseSettings):
     staff_max_failed_logins: int = 5
     staff_lockout_seconds: int = 900
     staff_session_hours: int = 12
+
+    # Voice (issue 10): offline speech recognition (faster-whisper) and read-aloud.
+    voice_model_dir: Path = PROJECT_ROOT / "var" / "models" / "whisper-base"
+    voice_max_bytes: int = 2 * 1024 * 1024
+    voice_max_seconds: float = 60.0
+    # Transcriptions running at once (CTranslate2 uses voice_cpu_threads each) and waiting.
+    voice_workers: int = 1
+    voice_cpu_threads: int = 2
+    voice_max_waiting: int = 4
+    voice_min_confidence: float = 0.45
+    voice_tts_dir: Path = PROJECT_ROOT / "var" / "tts"
+
+    # WeChat Official Account (issue 9); the channel is off (404) until token, AppID and
+    # AppSecret are set. The EncodingAESKey enables safe mode (encrypt_type=aes).
+    wechat_token: str = ""
+    wechat_app_id: str = ""
+    wechat_app_secret: str = ""
+    wechat_aes_key: str = ""
+    # The account's original ID (gh_…): when set, messages addressed elsewhere are refused.
+    wechat_account_id: str = ""
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_path: str = "/wechat"
+    # Reply passively when the bot answers within this; later replies go as 客服消息.
+    wechat_reply_budget_seconds: float = 4.5
+    wechat_max_body_bytes: int = 64 * 1024
+    wechat_max_voice_bytes: int = 2 * 1024 * 1024
+    # Requests whose timestamp is further than this from our clock are refused (replays).
+    wechat_max_clock_skew_seconds: int = 300
+    # WeChat lets an account send 客服消息 only this long after the citizen's last message.
+    wechat_service_window_hours: float = 48.0
+
+    @property
+    def wechat_enabled(self) -> bool:
+        return bool(self.wechat_token and self.wechat_app_id and self.wechat_app_secret)
 
     @property
     def is_production(self) -> bool:

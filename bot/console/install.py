@@ -1,5 +1,8 @@
-"""Wires the handoff into the web app: the turn interceptor, delivery channels, the staff API,
-the console page and the background tasks (``create_app`` calls :func:`install_handoff`)."""
+"""Wires the handoff into the web app: the turn interceptor, the staff API, the console page
+and the background tasks (``create_app`` calls :func:`install_handoff`).
+
+It needs the router (to intercept turns) and the channel registry (to reach citizens), never
+the web app module itself."""
 
 from __future__ import annotations
 
@@ -7,21 +10,19 @@ import json
 import logging
 import secrets
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
 
+from bot.channels.base import ChannelRegistry
 from bot.console import api, pages
 from bot.console.auth import SessionManager
 from bot.console.views import load_console_config
 from bot.handoff.desk import HandoffDesk
 from bot.handoff.rasa_api import RasaConversations
 from bot.settings import Settings
-from bot.store import make_engine
-
-if TYPE_CHECKING:
-    from bot.gateway.app import Gateway
 
 log = logging.getLogger(__name__)
 
@@ -82,15 +83,24 @@ def _secret_key(settings: Settings) -> str:
     return secrets.token_urlsafe(32)
 
 
-def install_handoff(app: FastAPI, gateway: Gateway, settings: Settings) -> HandoffDesk:
-    engine = make_engine(settings.database_url)
+class InterceptingRouter(Protocol):
+    def add_interceptor(self, interceptor: HandoffDesk) -> None: ...
+
+
+def install_handoff(
+    app: FastAPI,
+    router: InterceptingRouter,
+    channels: ChannelRegistry,
+    settings: Settings,
+    engine: Engine,
+) -> HandoffDesk:
     desk = HandoffDesk(
         settings,
         engine,
-        gateway.outbox,
+        channels,
         RasaConversations(settings.rasa_base_url, settings.rasa_token),
     )
-    gateway.router.add_interceptor(desk)
+    router.add_interceptor(desk)
     app.state.handoff_desk = desk
     app.state.staff_sessions = SessionManager(
         engine,

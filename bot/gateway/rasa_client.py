@@ -6,7 +6,7 @@ import logging
 
 import httpx
 
-from bot.gateway.messages import BotMessage
+from bot.channels.base import BotMessage
 
 log = logging.getLogger(__name__)
 

@@ -1,28 +1,20 @@
 """One router for every channel: a turn goes to an open handoff ticket or to the bot.
 
-Channels (web widget, ``/api/chat``, later WeChat and voice) hand their turns to
-:class:`TurnRouter`; replies that arrive later (a member of staff answering) go out through
-:class:`Outbox`, which knows how to reach each channel.
+Channels (:mod:`bot.channels`) hand their turns to :class:`TurnRouter`; replies that arrive
+later (a member of staff answering) go out through :class:`bot.channels.base.ChannelRegistry`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Protocol
 
-from bot.gateway.messages import BotMessage
+from bot.channels.base import BotMessage, Turn
 from bot.gateway.rasa_client import RasaClient
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class Turn:
-    conversation_id: str
-    channel: str
-    text: str
+__all__ = ["Turn", "TurnInterceptor", "TurnRouter"]
 
 
 class TurnInterceptor(Protocol):
@@ -31,25 +23,6 @@ class TurnInterceptor(Protocol):
     async def intercept(self, turn: Turn) -> bool:
         """Return True when the turn was consumed and the bot must stay silent."""
         ...
-
-
-Deliver = Callable[[str, list[BotMessage]], Awaitable[None]]
-
-
-class Outbox:
-    """Delivers messages into a conversation on the channel it lives on."""
-
-    def __init__(self) -> None:
-        self._deliverers: dict[str, Deliver] = {}
-
-    def register(self, channel: str, deliver: Deliver) -> None:
-        self._deliverers[channel] = deliver
-
-    async def deliver(self, conversation_id: str, channel: str, messages: list[BotMessage]) -> None:
-        deliver = self._deliverers.get(channel)
-        if deliver is None:
-            raise LookupError(f"no deliverer for channel {channel!r}")
-        await deliver(conversation_id, messages)
 
 
 class TurnRouter:

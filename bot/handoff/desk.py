@@ -11,15 +11,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from dataclasses import dataclass
 from datetime import timedelta
 
 from anyio import to_thread
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.gateway.messages import BotMessage
-from bot.gateway.router import Outbox, Turn
-from bot.handoff import mailbox, texts
+from bot.channels.base import (
+    BotMessage,
+    ChannelRegistry,
+    DeliveryFailed,
+    DeliveryRefused,
+    Turn,
+)
+from bot.handoff import texts
 from bot.handoff.callback import (
     callback_window,
     find_phone,
@@ -50,7 +56,13 @@ from bot.store import session_scope
 
 log = logging.getLogger(__name__)
 
-PULL_CHANNELS = ("api", "rest")
+
+@dataclass(frozen=True)
+class Delivery:
+    """Whether messages reached the citizen; ``problem`` says why not, for staff."""
+
+    delivered: bool
+    problem: str | None = None
 
 
 def notice(text: str, event: str) -> BotMessage:
@@ -63,11 +75,15 @@ def staff_message(text: str, name: str) -> BotMessage:
 
 class HandoffDesk:
     def __init__(
-        self, settings: Settings, engine: Engine, outbox: Outbox, rasa: RasaConversations
+        self,
+        settings: Settings,
+        engine: Engine,
+        channels: ChannelRegistry,
+        rasa: RasaConversations,
     ) -> None:
         self.settings = settings
         self.engine = engine
-        self.outbox = outbox
+        self.channels = channels
         self.rasa = rasa
         self.hours = WorkingHours.from_settings(settings)
         self.feed = ChangeFeed(engine)
@@ -76,36 +92,33 @@ class HandoffDesk:
             weakref.WeakValueDictionary()
         )
         self._tasks: list[asyncio.Task[None]] = []
-        for channel in PULL_CHANNELS:
-            outbox.register(channel, self._to_mailbox)
 
     # ---- delivery ---------------------------------------------------------------------------
 
-    async def _to_mailbox(self, conversation_id: str, messages: list[BotMessage]) -> None:
-        payload = [m.model_dump(exclude_none=True) for m in messages]
-        await to_thread.run_sync(mailbox.put, self.engine, conversation_id, payload)
-
-    async def deliver(self, conversation_id: str, channel: str, messages: list[BotMessage]) -> None:
-        """Into the citizen's own channel; channels that cannot be pushed to get the mailbox."""
+    async def deliver(
+        self,
+        conversation_id: str,
+        channel: str,
+        messages: list[BotMessage],
+        ticket_id: int | None = None,
+    ) -> Delivery:
+        """Into the citizen's own channel. When the channel cannot deliver (WeChat's 48-hour
+        window, its API down) the ticket's transcript says so, for staff to see."""
         if not messages:
-            return
+            return Delivery(True)
         try:
-            await self.outbox.deliver(conversation_id, channel, messages)
-        except LookupError:
-            await self._to_mailbox(conversation_id, messages)
-
-    async def drain_mailbox(self, conversation_id: str) -> list[BotMessage]:
-        raw = await to_thread.run_sync(mailbox.drain, self.engine, conversation_id)
-        return [BotMessage.model_validate(item) for item in raw]
-
-    async def drain_mailbox_quietly(self, conversation_id: str) -> list[BotMessage]:
-        """For a chat turn's reply: a store problem must not cost the citizen the bot's answer
-        (the messages stay in the mailbox for the next fetch)."""
-        try:
-            return await self.drain_mailbox(conversation_id)
-        except SQLAlchemyError:
-            log.warning("handoff mailbox unavailable", exc_info=True)
-            return []
+            await self.channels.deliver(conversation_id, channel, messages)
+            return Delivery(True)
+        except (DeliveryRefused, DeliveryFailed, LookupError) as error:
+            problem = str(error) or type(error).__name__
+            log.warning("could not deliver to %s on %s: %s", conversation_id, channel, problem)
+        if ticket_id is not None:
+            try:
+                await to_thread.run_sync(self._note, ticket_id, f"消息未送达群众：{problem}")
+                await self.feed.poke()
+            except SQLAlchemyError:
+                log.warning("could not note the failed delivery on ticket %s", ticket_id)
+        return Delivery(False, problem)
 
     # ---- the citizen's turns ----------------------------------------------------------------
 
@@ -129,7 +142,10 @@ class HandoffDesk:
         if kind == "invalid_phone":
             await self.feed.poke()
             await self.deliver(
-                turn.conversation_id, turn.channel, [notice(texts.INVALID_PHONE, "callback_offer")]
+                turn.conversation_id,
+                turn.channel,
+                [notice(texts.INVALID_PHONE, "callback_offer")],
+                ticket.id if ticket else None,
             )
             return True
         if kind == "callback":
@@ -189,26 +205,31 @@ class HandoffDesk:
 
     # ---- after staff act --------------------------------------------------------------------
 
-    async def after_claim(self, ticket: Ticket, staff: StaffUser) -> None:
+    async def after_claim(self, ticket: Ticket, staff: StaffUser) -> Delivery:
         await self.feed.poke()
-        await self.deliver(
+        return await self.deliver(
             ticket.conversation_id,
             ticket.channel,
             [notice(texts.staff_joined(staff.display_name), "claimed")],
+            ticket.id,
         )
 
-    async def after_reply(self, ticket: Ticket, text: str, staff: StaffUser) -> None:
+    async def after_reply(self, ticket: Ticket, text: str, staff: StaffUser) -> Delivery:
         await self.feed.poke()
-        await self.deliver(
-            ticket.conversation_id, ticket.channel, [staff_message(text, staff.display_name)]
+        return await self.deliver(
+            ticket.conversation_id,
+            ticket.channel,
+            [staff_message(text, staff.display_name)],
+            ticket.id,
         )
 
-    async def after_transfer(self, ticket: Ticket) -> None:
+    async def after_transfer(self, ticket: Ticket) -> Delivery:
         await self.feed.poke()
-        await self.deliver(
+        return await self.deliver(
             ticket.conversation_id,
             ticket.channel,
             [notice(texts.transferred(ticket.department or "其他部门"), "transferred")],
+            ticket.id,
         )
 
     async def after_close(self, ticket: Ticket, from_state: str) -> None:
@@ -241,6 +262,7 @@ class HandoffDesk:
                 current.conversation_id,
                 current.channel,
                 self._after_messages(current, rating_question),
+                current.id,
             )
             return True
 
@@ -282,6 +304,7 @@ class HandoffDesk:
                 ticket.conversation_id,
                 ticket.channel,
                 [notice(texts.claim_timeout_offer(window.when), "callback_offer")],
+                ticket.id,
             )
         for ticket in unresumed:
             await self._resume(ticket)

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import httpx
 
-from bot.gateway.messages import BotMessage
+from bot.channels.base import BotMessage
 
 log = logging.getLogger(__name__)
 

@@ -16,13 +16,25 @@ import weakref
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from bot.knowledge.coverage import not_covered_topic
 from bot.knowledge.documents import FAQ_SECTION
-from bot.knowledge.search import Hit, Searcher, SearchResult, get_searcher
+from bot.knowledge.query_vectors import QueryVectors
+from bot.knowledge.replies import (
+    ABSTAIN_TEXT,
+    CLARIFY_TEXT,
+    HUMAN_PAYLOAD,
+    REFUSAL_TEXT,
+    not_offered_here,
+    payload_name,
+    short_title,
+)
+from bot.knowledge.safety import refusal_reason
+from bot.knowledge.search import Hit, Searcher, SearchResult, clean_query, get_searcher
 from bot.nlp.dictionary import COLLOQUIAL_SYNONYMS, title_terms
 from bot.nlp.tokenize import normalize
+from bot.settings import get_settings
 
 MAX_ANSWER_CHARS = 300
-HUMAN_PAYLOAD = "转人工"
 
 MATERIALS = "申请材料"
 LOCATION = "办理地点与线上渠道"
@@ -154,7 +166,6 @@ ASPECT_QUESTIONS = {
     PHONE: "咨询电话是多少",
 }
 
-_PARENTHETICAL = re.compile(r"[（(][^）)]*[）)]")
 _SENTENCE_END = re.compile(r"(?<=[。；！？!?;])")
 
 
@@ -208,16 +219,6 @@ def detect_aspect(query: str) -> str | None:
         if any(p in text for p in phrases):
             return section
     return None
-
-
-def short_title(title: str) -> str:
-    """企业开办（设立登记、刻章…） -> 企业开办: what fits on a button."""
-    return _PARENTHETICAL.sub("", title).strip() or title
-
-
-def payload_name(title: str) -> str:
-    """社会保障卡申领、挂失与补换 -> 社会保障卡申领: enough to re-ask about the service."""
-    return short_title(title).split("、")[0]
 
 
 def shorten(text: str, limit: int = MAX_ANSWER_CHARS) -> str:
@@ -311,16 +312,13 @@ def compose(result: SearchResult, searcher: Searcher, max_chars: int = MAX_ANSWE
         buttons.append(Button("都不是，转人工", HUMAN_PAYLOAD))
         return Answer(
             decision="clarify",
-            text="您想问的是哪一项？请点选，或换个说法再问我。",
+            text=CLARIFY_TEXT,
             buttons=buttons,
             candidates=candidates,
         )
     return Answer(
         decision="abstain",
-        text=(
-            "抱歉，暂时没找到可靠的答案，我不想给您不准确的信息。"
-            "您可以换个说法再问我，或者转人工，由工作人员为您解答。"
-        ),
+        text=ABSTAIN_TEXT,
         buttons=[Button("转人工", HUMAN_PAYLOAD)],
     )
 
@@ -352,15 +350,32 @@ def is_follow_up(query: str, searcher: Searcher) -> bool:
 
 
 def answer_question(
-    query: str, searcher: Searcher | None = None, context_service_id: str | None = None
+    query: str,
+    searcher: Searcher | None = None,
+    context_service_id: str | None = None,
+    vectors: QueryVectors | None = None,
 ) -> Answer:
     """Search (hybrid) and compose the reply; raises QueryError for unusable input.
 
+    Requests that must be refused (cheating, forgery, other people's data, prompt injection)
+    are refused before any search; services the guides do not cover are said to be so.
+
     ``context_service_id`` is the service the conversation is about (the last answer's): a
     follow-up question that names no service and that retrieval alone is not sure about is
-    answered from that service."""
+    answered from that service. ``vectors`` are the message's sentence vectors from NLU, reused
+    when they fit (see :mod:`bot.knowledge.query_vectors`)."""
     searcher = searcher or get_searcher()
-    result = searcher.search(query, top_k=3, mode="hybrid")
+    query = clean_query(query)
+    if refusal_reason(query) is not None:
+        return Answer(decision="refuse", text=REFUSAL_TEXT)
+    topic = not_covered_topic(query, get_settings().knowledge_dir)
+    if topic is not None:
+        return Answer(
+            decision="abstain",
+            text=not_offered_here(topic),
+            buttons=[Button("转人工", HUMAN_PAYLOAD)],
+        )
+    result = searcher.search(query, top_k=3, mode="hybrid", vectors=vectors)
     if (
         result.decision != "answer"
         and context_service_id in searcher.doc_index

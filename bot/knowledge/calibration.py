@@ -34,12 +34,18 @@ from bot.knowledge.decision import (
     ModeCalibration,
     features,
 )
-from bot.knowledge.search import MODES, Searcher, Signals, mode_scores
+from bot.knowledge.search import MODES, SIGNALS, Searcher, Signals, mode_scores, signal_scores
 
 FOLDS = 5
 SEED = 20_240_601
 WEIGHT_GRID = tuple(round(w, 2) for w in np.arange(0.0, 1.0001, 0.05))
 RRF_K_GRID = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 100.0)
+# Multi-signal fusion: weights on a 0.1 grid over the simplex, and the weight of the question
+# part of long messages (bot.knowledge.focus).
+MULTI_STEP = 0.1
+FOCUS_GRID = (0.0, 0.5, 0.75, 1.0)
+# Fusions whose R@1 differ by less than this are a tie on a dev set of a few hundred questions.
+FUSION_TOLERANCE = 0.005
 THRESHOLD_GRID = tuple(round(t, 3) for t in np.arange(0.02, 0.991, 0.02))
 COSTS = {
     "answer_right": 0.0,
@@ -103,11 +109,18 @@ def compute_signals(
     searcher: Searcher, examples: Sequence[Example], batch: int = 64
 ) -> list[Signals]:
     """Both retrievers' scores for every query, the model called in batches."""
+    from bot.knowledge.second_encoder import encode_texts
+
     out: list[Signals] = []
     for start in range(0, len(examples), batch):
         part = examples[start : start + batch]
-        vectors = searcher.encoder.queries([searcher.dense_query_text(e.query) for e in part])
-        out.extend(searcher.signals(e.query, vector=v) for e, v in zip(part, vectors, strict=True))
+        texts = [searcher.dense_query_text(e.query) for e in part]
+        vectors = searcher.encoder.queries(texts)
+        second = encode_texts(texts) if searcher.use_vectors is not None else [None] * len(part)
+        out.extend(
+            searcher.signals(e.query, vector=v, hybrid=True, second_vector=u)
+            for e, v, u in zip(part, vectors, second, strict=True)
+        )
     return out
 
 
@@ -170,6 +183,69 @@ def _fusion_candidates() -> list[dict[str, Any]]:
     ]
 
 
+def document_weight(candidate: dict[str, Any]) -> float:
+    """How much of a fusion rests on the documents' text rather than on 常见问法 examples."""
+    if candidate["method"] != "multi":
+        return 1.0
+    return sum(w for name, w in candidate["weights"].items() if not name.endswith("_examples"))
+
+
+def _simplex(n: int, step: float) -> list[tuple[float, ...]]:
+    units = round(1 / step)
+    out = []
+
+    def rec(prefix: tuple[int, ...], left: int) -> None:
+        if len(prefix) == n - 1:
+            out.append(tuple(round(u * step, 3) for u in (*prefix, left)))
+            return
+        for u in range(left + 1):
+            rec((*prefix, u), left - u)
+
+    rec((), units)
+    return out
+
+
+def multi_fusion_ranks(
+    searcher: Searcher, examples: Sequence[Example], signals: Sequence[Signals]
+) -> dict[str, np.ndarray]:
+    """Gold ranks for every multi-signal candidate, computed as matrix products (thousands of
+    candidates over a thousand queries take seconds)."""
+    n_docs = len(searcher.doc_ids)
+    gold = np.array([searcher.doc_index.get(e.doc_id or "", -1) for e in examples])
+
+    def stack(sigs: Sequence[Signals | None]) -> np.ndarray:
+        out = np.zeros((len(SIGNALS), len(sigs), n_docs))
+        for i, sig in enumerate(sigs):
+            if sig is None:
+                continue
+            for k, name in enumerate(SIGNALS):
+                values = signal_scores(sig, name)
+                if values is not None:
+                    out[k, i] = values
+        return out
+
+    full = stack(signals)
+    focus = stack([sig.focus for sig in signals])
+    ranks: dict[str, np.ndarray] = {}
+    rows = np.arange(len(examples))
+    for weights in _simplex(len(SIGNALS), MULTI_STEP):
+        w = np.array(weights)[:, None, None]
+        base = (w * full).sum(axis=0)
+        part = (w * focus).sum(axis=0)
+        for focus_weight in FOCUS_GRID:
+            scores = base + focus_weight * part
+            gold_scores = scores[rows, np.maximum(gold, 0)]
+            rank = 1 + (scores > gold_scores[:, None]).sum(axis=1)
+            rank[gold < 0] = 0
+            candidate = {
+                "method": "multi",
+                "weights": dict(zip(SIGNALS, weights, strict=True)),
+                "focus_weight": focus_weight,
+            }
+            ranks[json.dumps(candidate, sort_keys=True)] = rank
+    return ranks
+
+
 def choose_fusion(
     searcher: Searcher, examples: Sequence[Example], signals: Sequence[Signals], folds: np.ndarray
 ) -> dict[str, Any]:
@@ -178,26 +254,38 @@ def choose_fusion(
         json.dumps(c, sort_keys=True): gold_ranks(searcher, examples, signals, "hybrid", c)
         for c in candidates
     }
+    if signals and signals[0].extra:
+        multi = multi_fusion_ranks(searcher, examples, signals)
+        ranks.update(multi)
+        candidates += [json.loads(key) for key in multi]
     in_scope = np.array([e.doc_id is not None for e in examples])
 
     def score(c: dict[str, Any], mask: np.ndarray) -> tuple[float, float]:
         r = ranks[json.dumps(c, sort_keys=True)][mask & in_scope]
         return (float(np.mean(r == 1)), float(np.mean(1.0 / r))) if len(r) else (0.0, 0.0)
 
+    def select(family: list[dict[str, Any]], mask: np.ndarray) -> dict[str, Any]:
+        """The best R@1; among candidates the set cannot tell apart (within
+        FUSION_TOLERANCE), the one that leans most on the documents' own text, which carries
+        over best to phrasings unlike any 常见问法 example."""
+        scored = [(score(c, mask), c) for c in family]
+        top = max(r1 for (r1, _), _ in scored)
+        near = [(mrr, c) for (r1, mrr), c in scored if r1 >= top - FUSION_TOLERANCE]
+        return max(near, key=lambda item: (document_weight(item[1]), item[0]))[1]
+
     report: dict[str, Any] = {}
-    for method in ("weighted", "rrf"):
+    methods = list(dict.fromkeys(c["method"] for c in candidates))
+    for method in methods:
         family = [c for c in candidates if c["method"] == method]
         held_out = np.zeros(len(examples), dtype=np.int64)
         for fold in range(int(folds.max()) + 1):
             train = folds != fold
-            best = max(family, key=lambda c, train=train: score(c, train))
+            best = select(family, train)
             test = folds == fold
             held_out[test] = ranks[json.dumps(best, sort_keys=True)][test]
-        final = max(family, key=lambda c: score(c, np.ones(len(examples), dtype=bool)))
+        final = select(family, np.ones(len(examples), dtype=bool))
         report[method] = {"cv": retrieval_metrics(held_out), "fitted": final}
-    better = max(
-        ("weighted", "rrf"), key=lambda m: (report[m]["cv"]["R@1"], report[m]["cv"]["MRR"])
-    )
+    better = max(methods, key=lambda m: (report[m]["cv"]["R@1"], report[m]["cv"]["MRR"]))
     return {"chosen": report[better]["fitted"], "compared": report}
 
 

@@ -2,7 +2,9 @@
 
 Each H2 section of a document is one chunk (split at paragraph or list boundaries when long),
 each FAQ question with its answer is its own chunk, and the text before the first section
-(where documents say what the service is commonly called) is an 概述 chunk.
+(where documents say what the service is commonly called) is an 概述 chunk. Each 常见问法
+question is an ``example`` chunk: retrieval compares a citizen's question with it (question to
+question), and answers always come from the other chunks.
 """
 
 from __future__ import annotations
@@ -11,14 +13,15 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from bot.knowledge.documents import FAQ_SECTION, INTRO_SECTION, Document
+from bot.knowledge.documents import EXAMPLES_SECTION, FAQ_SECTION, INTRO_SECTION, Document
 
 # Characters, not tokens: multilingual-e5-small reads 512 tokens, and Chinese runs about one
 # token per character, so chunks stay well inside the window with the title prefixed.
 MAX_CHUNK_CHARS = 420
 
 # Bump when the chunk text changes shape: cached embeddings of older chunks are then dropped.
-CHUNKING_VERSION = 2
+CHUNKING_VERSION = 3
+EXAMPLE = "example"
 
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
 
@@ -31,7 +34,7 @@ class Chunk:
     section: str
     heading_path: tuple[str, ...]
     text: str
-    kind: str  # "intro", "section" or "faq"
+    kind: str  # "intro", "section", "faq" or "example"
     question: str = ""
 
     @property
@@ -106,6 +109,19 @@ def chunk_document(doc: Document) -> list[Chunk]:
             f"问：{item.question}\n答：{item.answer}",
             "faq",
             item.question,
+        )
+    for question in doc.examples:
+        chunks.append(
+            Chunk(
+                doc.id,
+                doc.title,
+                doc.department,
+                EXAMPLES_SECTION,
+                (doc.title, EXAMPLES_SECTION),
+                question,
+                EXAMPLE,
+                question,
+            )
         )
     return chunks
 

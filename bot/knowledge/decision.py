@@ -39,6 +39,10 @@ FEATURES_BY_MODE: dict[str, tuple[str, ...]] = {
         "dense_margin",
         "top_margin",
         "agree",
+        "examples_top",
+        "examples_margin",
+        "examples_agree",
+        "second_agree",
     ),
 }
 
@@ -73,6 +77,15 @@ def features(
         out["agree"] = float(
             bm25_best > 0 and int(np.argmax(signals.bm25_doc)) == int(np.argmax(signals.dense_doc))
         )
+    # How close the question is to a 常见问法 question of the top document, and whether the
+    # nearest example and the second encoder point at the same document as the fused ranking.
+    examples = signals.extra.get("dense_examples")
+    if examples is not None:
+        out["examples_top"], out["examples_margin"] = _margin(examples)
+        out["examples_agree"] = float(int(np.argmax(examples)) == int(order[0]))
+    second = signals.extra.get("use")
+    if second is not None:
+        out["second_agree"] = float(int(np.argmax(second)) == int(order[0]))
     return out
 
 

@@ -3,6 +3,8 @@
 A document is YAML front matter (exactly ``id``, ``title``, ``department``, ``basis``,
 ``updated``, ``channels``) followed by a 办事指南 body with the eight H2 sections of
 :data:`REQUIRED_SECTIONS`; 常见问题 holds ``### 问：…`` headings each followed by its answer.
+An optional last section, 常见问法, lists (``- …``) how citizens ask about the service in their
+own words: retrieval matches new questions against them; they are never shown as an answer.
 Every problem is reported with the file it is in, and all problems of a build are reported at
 once so staff can fix them in one go.
 """
@@ -31,6 +33,8 @@ REQUIRED_SECTIONS = (
     "常见问题",
 )
 FAQ_SECTION = "常见问题"
+EXAMPLES_SECTION = "常见问法"
+OPTIONAL_SECTIONS = (EXAMPLES_SECTION,)
 INTRO_SECTION = "概述"
 MIN_FAQ_ITEMS = 3
 
@@ -38,6 +42,7 @@ _ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _QUESTION_PREFIX = re.compile(r"^(?:问|Q)\s*[：:]\s*")
 _ANSWER_PREFIX = re.compile(r"^(?:答|A)\s*[：:]\s*")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.、)])\s*")
 
 
 class DocumentError(ValueError):
@@ -77,6 +82,7 @@ class Document:
     intro: str
     sections: dict[str, str]  # H2 heading -> body, in document order
     faqs: tuple[FaqItem, ...]
+    examples: tuple[str, ...] = ()  # 常见问法: how citizens ask, for retrieval only
 
 
 def parse_front_matter(text: str, path: Path | str) -> tuple[dict[str, Any], str]:
@@ -208,12 +214,10 @@ def parse_document(path: Path) -> Document:
     intro, sections = _split_sections(body)
     seen: dict[str, str] = {}
     for heading, section_body in sections:
-        if heading not in REQUIRED_SECTIONS:
+        if heading not in REQUIRED_SECTIONS + OPTIONAL_SECTIONS:
+            known = ", ".join(REQUIRED_SECTIONS + OPTIONAL_SECTIONS)
             errors.append(
-                DocumentError(
-                    path,
-                    f"unknown section '## {heading}' (sections: {', '.join(REQUIRED_SECTIONS)})",
-                )
+                DocumentError(path, f"unknown section '## {heading}' (sections: {known})")
             )
         elif heading in seen:
             errors.append(DocumentError(path, f"section '## {heading}' appears twice"))
@@ -243,7 +247,14 @@ def parse_document(path: Path) -> Document:
         intro=intro,
         sections={h: b for h, b in sections if h in REQUIRED_SECTIONS},
         faqs=tuple(faqs),
+        examples=_parse_examples(seen.get(EXAMPLES_SECTION, "")),
     )
+
+
+def _parse_examples(body: str) -> tuple[str, ...]:
+    """One question per list item (or line), in order, without duplicates."""
+    lines = (_LIST_ITEM.sub("", line).strip() for line in body.splitlines())
+    return tuple(dict.fromkeys(line for line in lines if line))
 
 
 def document_paths(knowledge_dir: Path) -> list[Path]:

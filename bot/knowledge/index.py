@@ -4,7 +4,9 @@ Layout of ``settings.index_dir``::
 
     manifest.json   format, model, dictionary and per-document hashes (written last)
     chunks.jsonl    one chunk per line, in index order
-    vectors.npy     float32 chunk vectors (also the cache for the next build)
+    vectors.npy     float32 chunk vectors (also the cache for the next build); 常见问法 example
+                    chunks are encoded as queries (question to question), the rest as passages
+    use.npy         float32 chunk vectors of the second encoder (multilingual USE v3, numpy)
     dense.faiss     IndexFlatIP, or IndexHNSWFlat above HNSW_THRESHOLD chunks
     bm25/           bm25s index over jieba search-mode tokens
     jieba.txt       the domain dictionary the tokens were made with (queries must use it too)
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.catalog import load_catalog
-from bot.knowledge.chunking import CHUNKING_VERSION, Chunk, chunk_document
+from bot.knowledge.chunking import CHUNKING_VERSION, EXAMPLE, Chunk, chunk_document
 from bot.knowledge.documents import document_paths, load_documents
 from bot.knowledge.embedding import ModelInfo, describe_model, ensure_model
 from bot.nlp.dictionary import DICTIONARY_FILENAME
@@ -49,6 +51,7 @@ BM25_B = 0.75
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
 VECTORS = "vectors.npy"
+USE_VECTORS = "use.npy"
 DENSE = "dense.faiss"
 BM25_DIR = "bm25"
 DICTIONARY_COPY = "jieba.txt"
@@ -286,16 +289,22 @@ def _write_index(
             from bot.knowledge.embedding import load_encoder
 
             encoder = load_encoder(paths.model_dir)
-        texts = [c.embedding_text for d in to_embed for c in chunks_by_doc[d.id]]
-        # Similar lengths in a batch waste less compute on padding.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        chunks = [c for d in to_embed for c in chunks_by_doc[d.id]]
+        texts = [c.text if c.kind == EXAMPLE else c.embedding_text for c in chunks]
+        # Similar lengths in a batch waste less compute on padding; examples are questions.
+        order = sorted(range(len(texts)), key=lambda i: (chunks[i].kind == EXAMPLE, len(texts[i])))
         all_new = np.zeros((len(texts), encoder.dim), dtype=np.float32)
         with tqdm(
             total=len(texts), desc="embedding chunks", unit="chunk", disable=not progress
         ) as bar:
             for start in range(0, len(order), EMBED_BATCH):
                 rows = order[start : start + EMBED_BATCH]
-                all_new[rows] = encoder.passages([texts[i] for i in rows])
+                examples = [i for i in rows if chunks[i].kind == EXAMPLE]
+                passages = [i for i in rows if chunks[i].kind != EXAMPLE]
+                if examples:
+                    all_new[examples] = encoder.queries([texts[i] for i in examples])
+                if passages:
+                    all_new[passages] = encoder.passages([texts[i] for i in passages])
                 bar.update(len(rows))
         row = 0
         for d in to_embed:
@@ -330,6 +339,7 @@ def _write_index(
 
         faiss.write_index(build_dense_index(vectors), str(tmp / DENSE))
         np.save(tmp / VECTORS, vectors)
+        np.save(tmp / USE_VECTORS, second_encoder_vectors(ordered_chunks))
         with (tmp / CHUNKS).open("w", encoding="utf-8") as out:
             for chunk in ordered_chunks:
                 out.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
@@ -370,6 +380,14 @@ def _write_index(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return report
+
+
+def second_encoder_vectors(chunks: list[Chunk]) -> Any:
+    """Every chunk under the second encoder: questions as they are, sections with their
+    heading path. Cheap (numpy, ~1 ms a chunk), so recomputed on each build."""
+    from bot.knowledge.second_encoder import encode_texts
+
+    return encode_texts([c.text if c.kind == EXAMPLE else c.embedding_text for c in chunks])
 
 
 def dictionary_copy(index_dir: Path) -> Path:

@@ -20,16 +20,20 @@ from typing import Any
 import numpy as np
 
 from bot.knowledge import decision as decision_model
-from bot.knowledge.chunking import Chunk
+from bot.knowledge.chunking import EXAMPLE, Chunk
+from bot.knowledge.focus import question_focus
 from bot.knowledge.index import (
     BM25_DIR,
     CHUNKS,
     DENSE,
     DICTIONARY_COPY,
+    USE_VECTORS,
     read_manifest,
     resolve_index_dir,
 )
-from bot.nlp.tokenize import Tokenizer, expand_colloquial, normalize
+from bot.knowledge.query_vectors import QueryVectors
+from bot.nlp.colloquial import encoder_text
+from bot.nlp.tokenize import Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +110,11 @@ class Signals:
     coverage: float  # share of the query's distinct terms found in the index vocabulary
     bm25_chunk_scores: np.ndarray | None = None
     dense_chunk_scores: np.ndarray | None = None
+    # Per-document scores of the hybrid's further signals: "dense_examples" (e5, question to
+    # 常见问法 question), "use" and "use_examples" (the second encoder).
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+    # The same signals for the question part of a long message (see bot.knowledge.focus).
+    focus: Signals | None = None
 
 
 @dataclass
@@ -166,10 +175,38 @@ def weighted_fusion(bm25: np.ndarray, dense: np.ndarray, dense_weight: float) ->
     return dense_weight * min_max(dense) + (1.0 - dense_weight) * bm25_normalized(bm25)
 
 
+SIGNALS = ("bm25", "dense", "dense_examples", "use", "use_examples")
+
+
+def signal_scores(signals: Signals, name: str) -> np.ndarray | None:
+    """One retriever's per-document scores scaled to [0, 1] for fusion (None when absent)."""
+    if name == "bm25":
+        return bm25_normalized(signals.bm25_doc)
+    raw = signals.dense_doc if name == "dense" else signals.extra.get(name)
+    return None if raw is None else min_max(raw)
+
+
+def multi_fusion(signals: Signals, weights: dict[str, float]) -> np.ndarray:
+    """Weighted sum of the normalized signals; absent ones count as zero."""
+    fused = np.zeros(len(signals.bm25_doc), dtype=np.float64)
+    for name, weight in weights.items():
+        scores = signal_scores(signals, name)
+        if scores is not None and weight:
+            fused += weight * scores
+    return fused
+
+
 def fuse(signals: Signals, fusion: dict[str, Any]) -> np.ndarray:
     assert signals.dense_doc is not None
     if fusion["method"] == "rrf":
         return reciprocal_rank_fusion([signals.bm25_doc, signals.dense_doc], float(fusion["k"]))
+    if fusion["method"] == "multi":
+        fused = multi_fusion(signals, fusion["weights"])
+        if signals.focus is not None:
+            fused = fused + float(fusion.get("focus_weight", 0.0)) * multi_fusion(
+                signals.focus, fusion["weights"]
+            )
+        return fused
     return weighted_fusion(signals.bm25_doc, signals.dense_doc, float(fusion["dense_weight"]))
 
 
@@ -216,6 +253,10 @@ class Searcher:
         self.doc_ids = doc_ids
         self.doc_index = {d: i for i, d in enumerate(doc_ids)}
         self.chunk_doc = np.array([self.doc_index[c.doc_id] for c in self.chunks], dtype=np.int64)
+        # 常见问法 questions are matched question to question, apart from the documents' text.
+        self.is_example = np.array([c.kind == EXAMPLE for c in self.chunks], dtype=bool)
+        use_path = live / USE_VECTORS
+        self.use_vectors = np.load(use_path) if use_path.is_file() else None
         by_doc = np.argsort(self.chunk_doc, kind="stable")
         bounds = np.searchsorted(self.chunk_doc[by_doc], np.arange(len(doc_ids) + 1))
         self.doc_rows = [by_doc[bounds[i] : bounds[i + 1]] for i in range(len(doc_ids))]
@@ -323,15 +364,35 @@ class Searcher:
     def dense_query_text(self, query: str) -> str:
         """The query as the dense model reads it: normalised, with the official wording of any
         colloquial terms appended (e.g. 社保卡 -> 社会保障卡)."""
-        text = normalize(query)
-        extra = expand_colloquial(text)
-        return f"{text}（{'、'.join(extra)}）" if extra else text
+        return encoder_text(query)
+
+    def encode_second(self, query: str) -> np.ndarray:
+        from bot.knowledge.second_encoder import encode_texts
+
+        return encode_texts([self.dense_query_text(query)])[0]
+
+    def _per_document(self, chunk_scores: np.ndarray, examples: bool, floor: float) -> np.ndarray:
+        """Best score per document over its example chunks (or its other chunks)."""
+        keep = self.is_example if examples else ~self.is_example
+        scores = np.where(keep, chunk_scores, floor)
+        best, _ = self._aggregate(scores, floor)
+        return best
 
     def signals(
-        self, query: str, need_dense: bool = True, vector: np.ndarray | None = None
+        self,
+        query: str,
+        need_dense: bool = True,
+        vector: np.ndarray | None = None,
+        hybrid: bool = False,
+        second_vector: np.ndarray | None = None,
+        with_focus: bool = True,
     ) -> Signals:
+        """Every retriever's scores for ``query``. ``hybrid`` adds the example and second-encoder
+        signals and, for a long message, the signals of its question part."""
         tokens = self.tokenizer.query_tokens(query)
         bm25_chunks = self._bm25_chunk_scores(tokens)
+        if self.is_example.any():
+            bm25_chunks = np.where(self.is_example, 0.0, bm25_chunks).astype(np.float32)
         bm25_doc, bm25_best = self._aggregate(bm25_chunks, 0.0, BM25_CANDIDATES)
         distinct = set(self.tokenizer.tokenize(query))
         coverage = (
@@ -340,17 +401,35 @@ class Searcher:
             else 0.0
         )
         dense_doc = dense_best = dense_chunks = None
+        extra: dict[str, np.ndarray] = {}
         if need_dense:
             if vector is None:
                 vector = self.encode_query(query)
-            k = min(len(self.chunks), DENSE_CANDIDATES)
+            # A flat index is scored exactly (every chunk); HNSW gives its nearest candidates.
+            flat = not hasattr(self.dense, "hnsw")
+            k = len(self.chunks) if flat else min(len(self.chunks), DENSE_CANDIDATES)
             scores, ids = self.dense.search(np.asarray(vector, dtype=np.float32)[None, :], k)
             dense_chunks = np.full(len(self.chunks), -1.0, dtype=np.float32)
             valid = ids[0] >= 0
             dense_chunks[ids[0][valid]] = scores[0][valid]
             floor = float(scores[0][valid].min()) - 1e-6 if valid.any() else -1.0
-            dense_doc, dense_best = self._aggregate(dense_chunks, floor)
+            document_chunks = np.where(self.is_example, floor, dense_chunks)
+            dense_doc, dense_best = self._aggregate(document_chunks, floor)
             dense_doc = np.where(dense_best >= 0, dense_doc, floor)
+            if hybrid and self.is_example.any():
+                extra["dense_examples"] = self._per_document(dense_chunks, True, floor)
+        if hybrid and self.use_vectors is not None:
+            if second_vector is None:
+                second_vector = self.encode_second(query)
+            use_chunks = self.use_vectors @ np.asarray(second_vector, dtype=np.float32)
+            extra["use"] = self._per_document(use_chunks, False, -1.0)
+            if self.is_example.any():
+                extra["use_examples"] = self._per_document(use_chunks, True, -1.0)
+        focus = None
+        if hybrid and with_focus:
+            part = question_focus(query)
+            if part is not None:
+                focus = self.signals(part, need_dense, hybrid=True, with_focus=False)
         return Signals(
             bm25_doc=bm25_doc,
             bm25_chunk=bm25_best,
@@ -359,6 +438,8 @@ class Searcher:
             coverage=coverage,
             bm25_chunk_scores=bm25_chunks,
             dense_chunk_scores=dense_chunks,
+            extra=extra,
+            focus=focus,
         )
 
     # -- ranking -------------------------------------------------------------------------
@@ -372,6 +453,7 @@ class Searcher:
         if mode == "dense":
             return int(signals.dense_chunk[doc])
         rows = self.doc_rows[doc]
+        rows = rows[~self.is_example[rows]] if (~self.is_example[rows]).any() else rows
         assert signals.bm25_chunk_scores is not None
         fused = weighted_fusion(
             signals.bm25_chunk_scores[rows].astype(np.float64),
@@ -385,11 +467,35 @@ class Searcher:
         scores = mode_scores(signals, mode, self.fusion)
         return np.argsort(-scores, kind="stable"), scores
 
-    def search(self, query: str, top_k: int = 5, mode: str = "hybrid") -> SearchResult:
+    def reusable_vectors(
+        self, query: str, vectors: QueryVectors | None
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(e5, second-encoder) vectors NLU already computed for this very text with this
+        index's model, or None for each that must be computed here."""
+        if vectors is None or vectors.text != self.dense_query_text(query):
+            return None, None
+        model_name = str(self.manifest["model"].get("name", ""))
+        same_e5 = bool(vectors.e5_source) and vectors.e5_source in model_name
+        return (vectors.e5 if same_e5 else None), vectors.use
+
+    def search(
+        self,
+        query: str,
+        top_k: int = 5,
+        mode: str = "hybrid",
+        vectors: QueryVectors | None = None,
+    ) -> SearchResult:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         query = clean_query(query)
-        signals = self.signals(query, need_dense=mode != "bm25")
+        e5, second = self.reusable_vectors(query, vectors)
+        signals = self.signals(
+            query,
+            need_dense=mode != "bm25",
+            vector=e5,
+            hybrid=mode == "hybrid",
+            second_vector=second,
+        )
         return self.result_from_signals(query, signals, top_k, mode)
 
     def result_from_signals(

@@ -9,7 +9,6 @@ emits the shorter words inside long ones, so 社会保障卡 matches 社会保�
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import unicodedata
 from functools import lru_cache
@@ -17,7 +16,8 @@ from pathlib import Path
 
 import jieba
 
-from bot.nlp.dictionary import COLLOQUIAL_SYNONYMS, DICTIONARY_FILENAME
+from bot.nlp.colloquial import expand_colloquial, normalize
+from bot.nlp.dictionary import DICTIONARY_FILENAME
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -31,13 +31,6 @@ _STOP_WORDS_TEXT = """
 向 跟 为 为了 吗？ 谢谢 您好 你好 麻烦 帮 帮忙 帮我 一些 然后 但是 因为 所以 如果 那么
 """
 STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
-
-_WHITESPACE = re.compile(r"\s+")
-
-
-def normalize(text: str) -> str:
-    """NFKC, lower case, single spaces."""
-    return _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", text).lower()).strip()
 
 
 def _is_content(token: str) -> bool:
@@ -102,16 +95,6 @@ class Tokenizer:
         if expansion:
             tokens.extend(self.tokenize(" ".join(expansion)))
         return tokens
-
-
-def expand_colloquial(normalized_text: str) -> list[str]:
-    """Official terms for the colloquial terms found in the text (substring match, so 吃低保
-    and 低保户 both count), deduplicated, in a stable order."""
-    found: list[str] = []
-    for colloquial, canonical in COLLOQUIAL_SYNONYMS.items():
-        if colloquial in normalized_text:
-            found.extend(term for term in canonical if term not in normalized_text)
-    return list(dict.fromkeys(found))
 
 
 @lru_cache(maxsize=8)

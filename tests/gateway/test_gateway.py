@@ -8,10 +8,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from bot.channels.base import Channel, ChannelRegistry
 from bot.gateway.app import create_app
 from bot.gateway.messages import BotMessage, InvalidMessage, clean_text
 from bot.gateway.rasa_client import UNAVAILABLE_REPLY, RasaClient
-from bot.gateway.router import Outbox, Turn, TurnRouter
+from bot.gateway.router import Turn, TurnRouter
 from bot.settings import Settings
 
 
@@ -82,18 +83,34 @@ async def test_rasa_failure_gives_a_friendly_reply() -> None:
     assert [r.text for r in replies] == [UNAVAILABLE_REPLY]
 
 
-async def test_outbox_refuses_unknown_channel() -> None:
-    outbox = Outbox()
-    delivered: list[tuple[str, list[BotMessage]]] = []
+class Recorder:
+    def __init__(self, *names: str) -> None:
+        self.names = names
+        self.delivered: list[tuple[str, list[BotMessage]]] = []
 
-    async def deliver(conversation_id: str, messages: list[BotMessage]) -> None:
-        delivered.append((conversation_id, messages))
+    async def deliver(self, conversation_id: str, messages: list[BotMessage]) -> None:
+        self.delivered.append((conversation_id, messages))
 
-    outbox.register("web", deliver)
-    await outbox.deliver("c1", "web", [BotMessage(text="hi")])
-    assert delivered[0][0] == "c1"
+
+async def test_registry_delivers_on_the_conversations_channel() -> None:
+    registry = ChannelRegistry()
+    web = Recorder("web")
+    registry.register(web)
+    assert isinstance(web, Channel)
+    await registry.deliver("c1", "web", [BotMessage(text="hi")])
+    assert web.delivered[0][0] == "c1"
     with pytest.raises(LookupError):
-        await outbox.deliver("c1", "fax", [])
+        await registry.deliver("c1", "fax", [BotMessage(text="hi")])
+
+
+async def test_registry_falls_back_for_unknown_channels() -> None:
+    registry = ChannelRegistry()
+    mailbox = Recorder("api", "rest")
+    registry.register(mailbox, fallback=True)
+    await registry.deliver("c1", "fax", [BotMessage(text="hi")])
+    await registry.deliver("c2", "rest", [BotMessage(text="ho")])
+    await registry.deliver("c3", "rest", [])  # nothing to deliver: nothing sent
+    assert [c for c, _ in mailbox.delivered] == ["c1", "c2"]
 
 
 @pytest.fixture
@@ -103,7 +120,7 @@ def client_and_rasa() -> tuple[TestClient, RecordingRasa]:
     )
     app, gateway = create_app(Settings(_env_file=None, rasa_url="http://rasa"))
     gateway.rasa = RasaClient("http://rasa", 1, httpx.MockTransport(rasa))
-    gateway.router = TurnRouter(gateway.rasa)
+    gateway.router._rasa = gateway.rasa  # every channel holds the one router
     return TestClient(app), rasa
 
 

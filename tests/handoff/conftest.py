@@ -28,8 +28,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import Engine
 
 from actions.handoff import ActionHandoffAskRating, ActionRequestHuman
+from bot.channels.base import BotMessage
 from bot.gateway.app import Gateway, create_app
-from bot.gateway.messages import BotMessage
 from bot.gateway.rasa_client import RasaClient
 from bot.handoff.desk import HandoffDesk
 from bot.handoff.rasa_api import RasaConversations
@@ -189,11 +189,12 @@ class FakeRasa:
 
 @dataclass
 class Delivered:
-    """What reached citizens through the web channel (instead of socket.io)."""
+    """A web channel that records what reached citizens (instead of socket.io)."""
 
     by_conversation: dict[str, list[BotMessage]] = field(default_factory=lambda: defaultdict(list))
+    names: tuple[str, ...] = ("web",)
 
-    async def __call__(self, conversation_id: str, messages: list[BotMessage]) -> None:
+    async def deliver(self, conversation_id: str, messages: list[BotMessage]) -> None:
         self.by_conversation[conversation_id].extend(messages)
 
     def texts(self, conversation_id: str) -> list[str]:
@@ -270,7 +271,7 @@ def assemble(settings: Settings) -> tuple[Any, Gateway, HandoffDesk, FakeRasa, D
     desk.rasa = RasaConversations(settings.rasa_base_url, settings.rasa_token)
     desk.rasa._client = httpx.AsyncClient(base_url=settings.rasa_base_url, transport=transport)
     web = Delivered()
-    gateway.outbox.register("web", web)
+    gateway.channels.register(web)
     return app, gateway, desk, rasa, web
 
 

@@ -19,7 +19,10 @@ from bot.knowledge.index import BuildPaths, build_index, read_manifest
 from bot.knowledge.search import Searcher
 from bot.settings import PROJECT_ROOT, get_settings
 
-DEV_SET = PROJECT_ROOT / "tests" / "data" / "retrieval_dev.jsonl"
+DATA = PROJECT_ROOT / "tests" / "data"
+DEV_SET = DATA / "chat" / "dev.jsonl"  # the calibration is fitted on it
+HELDOUT_SET = DATA / "chat" / "heldout.jsonl"  # never fitted on
+OLDER_SET = DATA / "retrieval_dev.jsonl"  # written separately, before the chat sets
 
 
 def pytest_configure(config: pytest.Config) -> None:

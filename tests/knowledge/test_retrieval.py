@@ -1,4 +1,6 @@
-"""Acceptance on the full corpus and the dev set (tests/data/retrieval_dev.jsonl).
+"""Acceptance on the full corpus: the dev set (tests/data/chat/dev.jsonl, which the committed
+calibration is fitted on), its held-out split (tests/data/chat/heldout.jsonl, never fitted on)
+and the older retrieval dev set (tests/data/retrieval_dev.jsonl, written separately).
 
 The committed calibration (bot/knowledge/calibration.json) must come from the current dev set
 and model; the decision rates are asserted both with it and held out in cross-validation.
@@ -19,7 +21,7 @@ from bot.knowledge.calibration import (
     read_dev_set,
 )
 from bot.knowledge.decision import DEFAULT_CALIBRATION_PATH
-from tests.knowledge.conftest import DEV_SET
+from tests.knowledge.conftest import DEV_SET, HELDOUT_SET, OLDER_SET
 
 pytestmark = pytest.mark.model
 
@@ -36,48 +38,72 @@ def report(searcher, dev):
     return evaluate(searcher, examples, signals)
 
 
+@pytest.fixture(scope="module")
+def held_out_report(searcher):
+    return evaluate(searcher, read_dev_set(HELDOUT_SET, searcher.doc_ids))
+
+
+@pytest.fixture(scope="module")
+def older_report(searcher):
+    return evaluate(searcher, read_dev_set(OLDER_SET, searcher.doc_ids))
+
+
 def test_dev_set_is_big_enough(dev) -> None:
     examples, _ = dev
-    assert sum(e.doc_id is not None for e in examples) >= 200
-    assert sum(e.doc_id is None for e in examples) >= 40
+    assert sum(e.doc_id is not None for e in examples) >= 400
+    assert sum(e.doc_id is None for e in examples) >= 100
 
 
 def test_committed_calibration_matches_dev_set_and_model(searcher) -> None:
     data = json.loads(DEFAULT_CALIBRATION_PATH.read_text(encoding="utf-8"))
     assert data["dev_set"]["sha256"] == hashlib.sha256(DEV_SET.read_bytes()).hexdigest(), (
-        "the dev set changed: run python -m bot.knowledge calibrate tests/data/retrieval_dev.jsonl"
+        "the dev set changed: run python -m bot.knowledge calibrate tests/data/chat/dev.jsonl"
     )
     assert data["model"]["fingerprint"] == searcher.fingerprint
 
 
-def test_retrieval_acceptance(report) -> None:
-    modes = report["modes"]
+def _retrieval(report) -> dict[str, float]:
+    return {mode: row["retrieval"]["R@1"] for mode, row in report["modes"].items()}
+
+
+@pytest.mark.parametrize("name", ["report", "held_out_report"])
+def test_retrieval_acceptance(name: str, request: pytest.FixtureRequest) -> None:
+    modes = request.getfixturevalue(name)["modes"]
     hybrid = modes["hybrid"]["retrieval"]
-    assert hybrid["R@1"] >= 0.85, hybrid
-    assert hybrid["R@5"] >= 0.97, hybrid
-    assert hybrid["R@1"] > modes["bm25"]["retrieval"]["R@1"]
-    assert hybrid["R@1"] > modes["dense"]["retrieval"]["R@1"]
+    assert hybrid["R@1"] >= 0.92, hybrid
+    assert hybrid["R@5"] >= 0.99, hybrid
+    # Fusion must earn its keep: well above either retriever alone.
+    assert hybrid["R@1"] >= modes["bm25"]["retrieval"]["R@1"] + 0.08
+    assert hybrid["R@1"] >= modes["dense"]["retrieval"]["R@1"] + 0.08
 
 
-def test_decision_acceptance_with_committed_calibration(report) -> None:
+def test_older_dev_set_still_retrieved(older_report) -> None:
+    r1 = _retrieval(older_report)
+    assert r1["hybrid"] >= 0.93 and r1["hybrid"] > max(r1["bm25"], r1["dense"]), r1
+
+
+@pytest.mark.parametrize("name", ["report", "held_out_report"])
+def test_decision_acceptance_with_committed_calibration(
+    name: str, request: pytest.FixtureRequest
+) -> None:
+    report = request.getfixturevalue(name)
     rates = report["modes"]["hybrid"]["decisions"]
-    assert rates["out_of_scope"]["clarify"] + rates["out_of_scope"]["abstain"] >= 0.85, rates
-    assert rates["in_scope"]["answer"] + rates["in_scope"]["clarify"] >= 0.95, rates
-    assert report["modes"]["hybrid"]["answer_accuracy"] >= 0.9
+    assert rates["out_of_scope"]["clarify"] + rates["out_of_scope"]["abstain"] >= 0.75, rates
+    assert rates["in_scope"]["answer"] + rates["in_scope"]["clarify"] >= 0.93, rates
+    assert report["modes"]["hybrid"]["answer_accuracy"] >= 0.95
 
 
 def test_decision_acceptance_held_out(searcher, dev) -> None:
     examples, signals = dev
     data = calibrate(searcher, examples, DEV_SET, signals)
     held_out = data["report"]["hybrid"]["held_out"]
-    assert held_out["out_of_scope"]["clarify"] + held_out["out_of_scope"]["abstain"] >= 0.85, (
+    assert held_out["out_of_scope"]["clarify"] + held_out["out_of_scope"]["abstain"] >= 0.8, (
         held_out
     )
-    assert held_out["in_scope"]["answer"] + held_out["in_scope"]["clarify"] >= 0.95, held_out
+    assert held_out["in_scope"]["answer"] + held_out["in_scope"]["clarify"] >= 0.93, held_out
     compared = data["fusion"]["compared"]
     chosen = data["fusion"]["chosen"]["method"]
-    other = "rrf" if chosen == "weighted" else "weighted"
-    assert compared[chosen]["cv"]["R@1"] >= compared[other]["cv"]["R@1"]
+    assert compared[chosen]["cv"]["R@1"] == max(row["cv"]["R@1"] for row in compared.values())
 
 
 def test_residence_permit_question_answers_with_materials(searcher) -> None:

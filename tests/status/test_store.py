@@ -29,6 +29,9 @@ from bot.store import Base, make_engine, session_scope
 from tests.status.conftest import Store
 
 CATALOG = load_catalog(get_settings().catalog_path)
+# The demo records are a contract kept in ../shared/fixtures; the project carries a copy so its
+# tests run from a plain clone, and checks the copy against the shared one where that exists.
+FIXTURE = PROJECT_ROOT / "tests" / "data" / "applications_fixture.csv"
 SHARED_FIXTURE = PROJECT_ROOT.parent / "shared" / "fixtures" / "applications.csv"
 DEMO_CSV = get_settings().demo_applications_csv
 
@@ -85,9 +88,14 @@ def test_migration_is_0001_status_and_downgrades_cleanly(database_url: str) -> N
         engine.dispose()
 
 
-def test_demo_data_contains_every_shared_fixture_record_unchanged() -> None:
+@pytest.mark.skipif(not SHARED_FIXTURE.exists(), reason="no ../shared beside this checkout")
+def test_fixture_copy_equals_the_shared_contract() -> None:
+    assert FIXTURE.read_bytes() == SHARED_FIXTURE.read_bytes()
+
+
+def test_demo_data_contains_every_fixture_record_unchanged() -> None:
     demo = {row["application_no"]: row for row in read_csv(DEMO_CSV)}
-    fixture = read_csv(SHARED_FIXTURE)
+    fixture = read_csv(FIXTURE)
     assert len(fixture) >= 40
     for row in fixture:
         assert demo[row["application_no"]] == row
@@ -101,7 +109,7 @@ def test_seed_loads_demo_data_once_and_unchanged(store: Store) -> None:
 
     with session_scope(store.engine) as session:
         assert count_applications(session) == first.imported
-        for row in read_csv(SHARED_FIXTURE):
+        for row in read_csv(FIXTURE):
             application = get_application(session, row["application_no"])
             assert application is not None
             assert as_csv_row(application) == row
@@ -111,7 +119,7 @@ def test_seed_loads_demo_data_once_and_unchanged(store: Store) -> None:
 
 def test_seed_leaves_a_store_with_records_alone(store: Store, tmp_path: Path) -> None:
     own = tmp_path / "own.csv"
-    rows = read_csv(SHARED_FIXTURE)[:2]
+    rows = read_csv(FIXTURE)[:2]
     with own.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
