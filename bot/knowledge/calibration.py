@@ -68,6 +68,19 @@ class Example:
     doc_id: str | None  # None: out of scope
 
 
+def dev_set_digest(paths: Sequence[Path]) -> str:
+    """The fingerprint a calibration records of the files it was fitted on, in order."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def read_dev_sets(paths: Sequence[Path], known_ids: Iterable[str] | None = None) -> list[Example]:
+    known = None if known_ids is None else list(known_ids)
+    return [example for path in paths for example in read_dev_set(path, known)]
+
+
 def read_dev_set(path: Path, known_ids: Iterable[str] | None = None) -> list[Example]:
     """JSON lines of {"query", "doc_id"}; doc_id null for out-of-scope questions."""
     try:
@@ -395,7 +408,7 @@ def answer_accuracy(decisions: Sequence[str], ranks: np.ndarray) -> float:
 def calibrate(
     searcher: Searcher,
     examples: Sequence[Example],
-    dev_path: Path | None = None,
+    dev_path: Path | Sequence[Path] | None = None,
     signals: Sequence[Signals] | None = None,
 ) -> dict[str, Any]:
     """Fit fusion and decisions; returns the calibration document (see module docstring)."""
@@ -432,13 +445,13 @@ def calibrate(
             "in_sample": decision_rates(in_sample, in_scope),
         }
     model = searcher.manifest["model"]
-    dev_bytes = dev_path.read_bytes() if dev_path is not None else b""
+    dev_paths = [] if dev_path is None else [dev_path] if isinstance(dev_path, Path) else dev_path
     return {
         "version": 1,
         "model": {"name": model["name"], "fingerprint": model["fingerprint"]},
         "dev_set": {
-            "path": str(dev_path) if dev_path else "",
-            "sha256": hashlib.sha256(dev_bytes).hexdigest(),
+            "path": " ".join(str(p) for p in dev_paths),
+            "sha256": dev_set_digest(dev_paths),
             "in_scope": int(sum(in_scope)),
             "out_of_scope": int(len(in_scope) - sum(in_scope)),
         },

@@ -60,7 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--index-dir", type=Path)
 
     calibrate = sub.add_parser("calibrate", help="learn fusion and decision thresholds")
-    calibrate.add_argument("file", type=Path, help='JSON lines of {"query", "doc_id"}')
+    calibrate.add_argument(
+        "file", type=Path, nargs="+", help='JSON lines of {"query", "doc_id"} (one or more)'
+    )
     calibrate.add_argument("--output", type=Path, help="default: bot/knowledge/calibration.json")
     calibrate.add_argument("--index-dir", type=Path)
     return parser
@@ -256,10 +258,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from bot.knowledge.calibration import DevSetError, calibrate, write_calibration
     from bot.knowledge.decision import DEFAULT_CALIBRATION_PATH
 
-    if not args.file.is_file():
-        raise CliError(f"{args.file}: file not found")
+    for path in args.file:
+        if not path.is_file():
+            raise CliError(f"{path}: file not found")
     searcher = _open_searcher(args.index_dir, calibration=None)
-    examples = _dev_set(args.file, searcher)
+    examples = [example for path in args.file for example in _dev_set(path, searcher)]
     try:
         data = calibrate(searcher, examples, args.file)
     except DevSetError as exc:

@@ -138,14 +138,68 @@ _PATTERNS: tuple[tuple[Refusal, str], ...] = (
     ),
     (
         Refusal.INJECTION,
-        r"(?:ignore|disregard|forget|override).{0,30}(?:instruction|"
-        r"rule|prompt|previous|above|guideline)",
+        r"(?:管理员消息|系统消息|开发者消息|后台指令|关闭.{0,4}(?:过滤|审核|限制|安全)|内容过滤|"
+        r"解除.{0,4}限制|取消.{0,4}限制|隐藏的?(?:指令|提示|规则))",
+    ),
+    # English, matched with the spaces removed (see refusal_reason).
+    (
+        Refusal.INJECTION,
+        r"(?:ignore|disregard|forget|override|bypass).{0,30}(?:instruction|rule|prompt|previous|"
+        r"above|guideline|polic|filter|restriction)",
     ),
     (
         Refusal.INJECTION,
-        r"(?:you are now|from now on|act as|pretend to be|"
-        r"reveal your|print your|show me your|repeat your|no rules|"
-        r"unrestricted)",
+        r"(?:youarenow|fromnowon|pretendto|pretendyou|pretendthat|roleplayas|developermode|"
+        r"jailbr|reveal(?:your|the)|print(?:your|the)(?:system|hidden|prompt)|showmeyour|"
+        r"repeatyour|norules|nocontentpolic|nopolic|unrestricted|unfiltered|hiddeninstruction|"
+        r"systemprompt|adminpassword)",
+    ),
+    (
+        Refusal.FRAUD,
+        r"(?:hide|hiding|conceal|lieabout|fake|forge|cheat).{0,20}(?:income|asset|document|"
+        r"certificate|benefit|allowance|card|record)",
+    ),
+    # --- more ways of cheating, forging and prying, said plainly
+    (
+        Refusal.FRAUD,
+        r"(?:塞|送)(?:点|些|个|一点|一些)?(?:红包|钱|礼|烟酒|购物卡|好处)|"
+        r"给(?:办事员|工作人员|窗口|领导|经办人|他|她)(?:塞|送|包)?(?:点|些|个)?(?:红包|好处|烟酒|购物卡)",
+    ),
+    (
+        Refusal.FRAUD,
+        r"(?:就说|谎称|假称|骗他们说|跟他们说|报成|说成|写成|填成).{0,8}(?:已经|没有|是|有)",
+    ),
+    (
+        Refusal.FRAUD,
+        r"其实(?:不困难|不穷|有工作|有收入|有房|有车|有钱|没病|没残疾|没离婚|没结婚)",
+    ),
+    (
+        Refusal.FRAUD,
+        r"重复申请|分开.{0,6}申请.{0,4}(?:多|重复|两份)|(?:用|借)别人的.{0,6}(?:申请|领|办)",
+    ),
+    (
+        Refusal.FORGERY,
+        r"(?:假的|(?:弄|办|做|开|买|搞)(?:一?[个张份])?假).{0,14}"
+        r"(?:身份|证|执照|章|病历|诊断|发票|合同|证明|材料)",
+    ),
+    (
+        Refusal.FORGERY,
+        r"(?:[Pp][Ss]|[Pp]图|修图|改图).{0,6}(?:就行|一下|改|弄)|(?:改|涂|篡).{0,10}(?:用|拿)[Pp][Ss]",
+    ),
+    (Refusal.FORGERY, r"代开.{0,4}(?:诊断|病历|医院|发票|收入)"),
+    (
+        Refusal.OTHERS_DATA,
+        r"(?:机主|户主|车主|房主)(?:叫|是谁|的?名字|的?姓名|住|的?电话|的?身份证)",
+    ),
+    (
+        Refusal.OTHERS_DATA,
+        r"(?:导出|下载|拷贝|打包|列出|发给?我).{0,12}(?:名单|电话|手机号|身份证号|住址|信息|数据)|"
+        r"(?:名单|手机号|身份证号|住址|个人信息).{0,8}(?:导出|打包|拷给?我)",
+    ),
+    (
+        Refusal.OTHERS_DATA,
+        r"(?:告诉我|发给?我|给我|顺便查|查一下|查查)(?:她|他|对方|别人|人家)的.{0,8}"
+        r"(?:银行卡|身份证|手机|电话|住址|地址|名字|姓名|工资|存款|密码)",
     ),
 )
 _COMPILED = tuple((kind, re.compile(pattern, re.IGNORECASE)) for kind, pattern in _PATTERNS)
@@ -160,7 +214,7 @@ _SPACES = re.compile(r"\s+")
 
 def refusal_reason(text: str) -> Refusal | None:
     """Why a message must be refused, or None for an ordinary message."""
-    normalised = _SPACES.sub("", unicodedata.normalize("NFKC", text))
+    normalised = _SPACES.sub("", unicodedata.normalize("NFKC", text)).lower()
     honest_worry = _HONEST_WORRY.search(normalised) is not None
     for kind, pattern in _COMPILED:
         if kind is Refusal.FRAUD and honest_worry:

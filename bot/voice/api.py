@@ -24,7 +24,7 @@ from bot.settings import get_settings
 from bot.voice.audio import AudioError, AudioTooLarge
 from bot.voice.recognizer import NOT_HEARD
 from bot.voice.service import ServiceBusy, get_speech_service
-from bot.voice.tts import MAX_TTS_CHARS, TtsBusy, TtsEngine, TtsUnavailable
+from bot.voice.tts import TtsBusy, TtsEngine, TtsUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -166,4 +166,4 @@ async def speak_post(
     return await _speak(body.text)
 
 
-__all__ = ["MAX_TTS_CHARS", "router"]
+__all__ = ["router"]

@@ -5,7 +5,10 @@ domain words. A window of the recognised text whose toneless pinyin matches a do
 replaced by the term. Terms of three or more characters also match with the confusions common in
 Mandarin as elderly people speak it (z/zh, c/ch, s/sh, n/l, f/h, -n/-ng, ju/ji: ü/i after
 j, q, x); two-character terms must match exactly, since short fuzzy matches would rewrite
-ordinary words.
+ordinary words. Terms of three or more characters may also be *near*: each syllable that
+differs must keep its initial, or one like it (养老亲 → 养老金), or — in longer terms — its
+final (高零股贴 → 高龄补贴); at most one such syllable per four characters (one for a
+three-character term), and only one term may be nearest.
 """
 
 from __future__ import annotations
@@ -39,8 +42,47 @@ def fuzzy_syllable(syllable: str) -> str:
     return syllable
 
 
+_INITIALS = ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q",
+             "x", "r", "z", "c", "s", "y", "w")  # fmt: skip
+
+
+def split_syllable(syllable: str) -> tuple[str, str]:
+    for initial in _INITIALS:
+        if syllable.startswith(initial):
+            return initial, syllable[len(initial) :]
+    return "", syllable
+
+
+_INITIAL_CLASSES = {
+    **dict.fromkeys(("j", "q", "x"), "jqx"),
+    **dict.fromkeys(("z", "c", "s"), "zcs"),
+    **dict.fromkeys(("b", "p"), "bp"),
+    **dict.fromkeys(("d", "t"), "dt"),
+    **dict.fromkeys(("g", "k"), "gk"),
+}
+
+
+def near_distance(heard: tuple[str, ...], term: tuple[str, ...]) -> float:
+    """Half a point per syllable that keeps its initial (or one like it: j/q/x, z/c/s, b/p,
+    d/t, g/k) or, in terms of four or more characters, its final; a whole one otherwise."""
+    total = 0.0
+    for a, b in zip(heard, term, strict=True):
+        if a == b:
+            continue
+        (ia, fa), (ib, fb) = split_syllable(a), split_syllable(b)
+        same_initial = ia == ib or _INITIAL_CLASSES.get(ia, ia) == _INITIAL_CLASSES.get(ib, ib)
+        total += 0.5 if same_initial or (fa == fb and len(term) >= 4) else 1.0
+    return total
+
+
+def near_allowance(length: int) -> float:
+    return 0.5 if length == 3 else 0.5 * (length // 4)
+
+
 class HomophoneCorrector:
-    def __init__(self, terms: Iterable[str]) -> None:
+    def __init__(self, terms: Iterable[str], near_terms: Iterable[str] | None = None) -> None:
+        """``near_terms``: the terms that may also be matched *near* (default: all of them)."""
+        terms = list(terms)
         exact: dict[tuple[str, ...], set[str]] = defaultdict(set)
         fuzzy: dict[tuple[str, ...], set[str]] = defaultdict(set)
         for term in terms:
@@ -55,23 +97,44 @@ class HomophoneCorrector:
         self._fuzzy = {k: next(iter(v)) for k, v in fuzzy.items() if len(v) == 1}
         self._lengths = sorted({len(k) for k in self._exact}, reverse=True)
         self._known = {term for group in exact.values() for term in group}
+        near = set(terms if near_terms is None else near_terms)
+        self._by_length: dict[int, list[tuple[tuple[str, ...], str]]] = defaultdict(list)
+        for key, term in self._fuzzy.items():
+            if term in near:
+                self._by_length[len(key)].append((key, term))
 
     def correct(self, text: str) -> str:
-        """``text`` with each near-homophone of a domain term replaced, longest first."""
+        """``text`` with each near-homophone of a domain term replaced, longest first.
+
+        Two passes: exact and fuzzy sounds first; near sounds only where the first pass found
+        nothing, so 能住房公积金 keeps 住房公积金 rather than becoming 廉租房公积金."""
+        first = self._scan(text, near=False)
         out: list[str] = []
-        i = 0
-        while i < len(text):
-            replacement = self._match_at(text, i)
-            if replacement is None:
-                out.append(text[i])
-                i += 1
-            else:
-                term, length = replacement
-                out.append(term)
-                i += length
+        for piece, matched in first:
+            out.extend([piece] if matched else [term for term, _ in self._scan(piece, near=True)])
         return "".join(out)
 
-    def _match_at(self, text: str, start: int) -> tuple[str, int] | None:
+    def _scan(self, text: str, *, near: bool) -> list[tuple[str, bool]]:
+        pieces: list[tuple[str, bool]] = []
+        plain: list[str] = []
+        i = 0
+        while i < len(text):
+            replacement = self._match_at(text, i, near=near)
+            if replacement is None:
+                plain.append(text[i])
+                i += 1
+                continue
+            if plain:
+                pieces.append(("".join(plain), False))
+                plain = []
+            term, length = replacement
+            pieces.append((term, True))
+            i += length
+        if plain:
+            pieces.append(("".join(plain), False))
+        return pieces
+
+    def _match_at(self, text: str, start: int, *, near: bool) -> tuple[str, int] | None:
         for length in self._lengths:
             window = text[start : start + length]
             if len(window) < length or not all(_HAN.match(c) for c in window):
@@ -79,9 +142,24 @@ class HomophoneCorrector:
             if window in self._known:
                 return window, length
             key = syllables(window)
-            term = self._exact.get(key)
-            if term is None and length >= 3:
-                term = self._fuzzy.get(tuple(fuzzy_syllable(s) for s in key))
+            fuzzy_key = tuple(fuzzy_syllable(s) for s in key)
+            if near:
+                term = self._nearest(fuzzy_key) if length >= 3 else None
+            else:
+                term = self._exact.get(key)
+                if term is None and length >= 3:
+                    term = self._fuzzy.get(fuzzy_key)
             if term is not None:
                 return term, length
         return None
+
+    def _nearest(self, key: tuple[str, ...]) -> str | None:
+        allowance = near_allowance(len(key))
+        scored = sorted(
+            (near_distance(key, term_key), term) for term_key, term in self._by_length[len(key)]
+        )
+        if not scored or scored[0][0] > allowance:
+            return None
+        if len(scored) > 1 and scored[1][0] == scored[0][0]:
+            return None  # two terms equally near: no guess
+        return scored[0][1]

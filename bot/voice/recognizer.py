@@ -100,7 +100,7 @@ class Recognizer:
         self._t2s = opencc.OpenCC("t2s")
         self._t2s_lock = threading.Lock()
         self.vocabulary = vocabulary
-        self.corrector = HomophoneCorrector(vocabulary.terms)
+        self.corrector = HomophoneCorrector(vocabulary.terms, vocabulary.near_terms)
         self.min_confidence = min_confidence
 
     def transcribe(self, samples: np.ndarray) -> Transcript:

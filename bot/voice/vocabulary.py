@@ -21,11 +21,14 @@ PROMPT_MAX_CHARS = 150
 PROMPT_LEAD = "以下是普通话的政务服务咨询，常见词有："
 # What people do with a service, as they say it: misheard as 不办, 半理, 升领 … otherwise.
 SERVICE_VERBS = ("补办", "办理", "申领", "申请", "领取", "挂失", "补换", "换领", "认定", "备案")
+# How the questions go: 怎么领 is heard as 怎么灵, 到期了 as 到齐冷.
+QUESTION_PHRASES = ("怎么领", "怎么办", "怎么交", "怎么取", "去哪里", "到期了", "带什么")
 
 
 @dataclass(frozen=True)
 class Vocabulary:
     terms: tuple[str, ...]  # every domain term, longest first
+    near_terms: frozenset[str]  # the names of things (not verbs or phrases): near matches too
     prompt: str  # the initial prompt: a simplified-Chinese sentence naming the common terms
 
 
@@ -46,7 +49,7 @@ def catalogue_terms(catalog: Catalog) -> list[str]:
 
 
 def build_vocabulary(catalog: Catalog) -> Vocabulary:
-    spoken = list(CURATED_TERMS) + list(COLLOQUIAL_SYNONYMS) + list(SERVICE_VERBS)
+    spoken = [*CURATED_TERMS, *COLLOQUIAL_SYNONYMS, *SERVICE_VERBS, *QUESTION_PHRASES]
     for expansions in COLLOQUIAL_SYNONYMS.values():
         spoken.extend(expansions)
     every = [t for t in dict.fromkeys(spoken + catalogue_terms(catalog)) if _HAN_ONLY.match(t)]
@@ -62,7 +65,12 @@ def build_vocabulary(catalog: Catalog) -> Vocabulary:
             break
         prompt_terms.append(term)
         length += len(term) + 1
-    return Vocabulary(terms=terms, prompt=PROMPT_LEAD + "、".join(prompt_terms) + "。")
+    phrases = set(SERVICE_VERBS) | set(QUESTION_PHRASES)
+    return Vocabulary(
+        terms=terms,
+        near_terms=frozenset(t for t in terms if t not in phrases),
+        prompt=PROMPT_LEAD + "、".join(prompt_terms) + "。",
+    )
 
 
 @lru_cache

@@ -79,7 +79,7 @@ def test_out_of_scope_offers_a_person(action) -> None:
 def test_second_clarify_in_a_row_offers_a_person(action, searcher) -> None:
     query = next(
         q
-        for q in ("补贴", "证明", "登记", "申请", "办证")
+        for q in ("补贴", "证明", "登记", "医保", "户口", "残疾", "失业")
         if searcher.search(q).decision == "clarify"
     )
     events, messages = run(action, query)

@@ -34,7 +34,8 @@ def test_a_new_catalogue_service_joins_the_vocabulary() -> None:
 
 @pytest.fixture(scope="module")
 def corrector() -> HomophoneCorrector:
-    return HomophoneCorrector(get_vocabulary().terms)
+    vocabulary = get_vocabulary()
+    return HomophoneCorrector(vocabulary.terms, vocabulary.near_terms)
 
 
 @pytest.mark.parametrize(
@@ -48,6 +49,9 @@ def corrector() -> HomophoneCorrector:
         ("门怎慢性病怎么认定", "门诊慢性病怎么认定"),  # zhen heard as zen: fuzzy
         ("会议居然优待政怎么申领", "会议居然优待证怎么申领"),
         ("积住证怎么办理", "居住证怎么办理"),  # ju heard as ji: fuzzy
+        ("老年人的高零股贴", "老年人的高龄补贴"),  # near: bu heard as gu
+        ("开饭馆要办使品尖影许客众吗", "开饭馆要办食品经营许可众吗"),  # near, two syllables
+        ("失业金怎么灵", "失业金怎么领"),  # a question phrase, exact sound
         ("不办社保卡", "补办社保卡"),
     ],
 )
@@ -59,7 +63,16 @@ def test_near_homophones_of_domain_terms_are_mapped_back(
 
 @pytest.mark.parametrize(
     "ordinary",
-    ["今天天气不错", "我想问一下", "老伴走了怎么办", "这个东西在哪里买", "", "ABC 123 ？！"],
+    [
+        "今天天气不错",
+        "我想问一下",
+        "老伴走了怎么办",
+        "这个东西在哪里买",
+        "我不想办了",
+        "他说明天再来看看",
+        "",
+        "ABC 123 ？！",
+    ],
 )
 def test_ordinary_words_are_left_alone(corrector: HomophoneCorrector, ordinary: str) -> None:
     assert corrector.correct(ordinary) == ordinary
@@ -74,3 +87,20 @@ def test_two_character_terms_need_the_exact_sound(corrector: HomophoneCorrector)
 def test_a_sound_shared_by_two_terms_is_not_guessed() -> None:
     corrector = HomophoneCorrector(["公事", "公式"])
     assert corrector.correct("攻势") == "攻势"
+
+
+def test_near_matches_never_override_a_term_heard_right(corrector: HomophoneCorrector) -> None:
+    # 能住房 is near 廉租房, but 住房公积金 was heard exactly.
+    assert corrector.correct("能住房公积金怎么取") == "能住房公积金怎么取"
+    # 把户口 is near 报户口, but 户口 itself was heard right.
+    assert corrector.correct("我想把户口迁过来") == "我想把户口迁过来"
+
+
+def test_phrases_are_not_matched_near(corrector: HomophoneCorrector) -> None:
+    assert corrector.correct("怎么弄") == "怎么弄"  # near 怎么领, but only exact for phrases
+
+
+def test_three_character_near_matches_keep_the_initial(corrector: HomophoneCorrector) -> None:
+    assert corrector.correct("每年领养老亲") == "每年领养老金"  # q/j alike
+    # 出生门 (…men) is not 出生证 (…zheng): a shared final is not enough in three characters.
+    assert corrector.correct("小孩出生门，去派出所") == "小孩出生门，去派出所"
