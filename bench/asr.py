@@ -25,8 +25,6 @@ import json
 import os
 import platform
 import re
-import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -179,12 +177,6 @@ def measure_rss() -> dict:
     return {"start_mb": before, "loaded_mb": loaded, "after_mb": after, "peak_mb": peak}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def measure_http(settings: Settings, concurrency: int = 4, rounds: int = 10) -> dict:
     import uvicorn
     from fastapi import FastAPI
@@ -195,6 +187,8 @@ def measure_http(settings: Settings, concurrency: int = 4, rounds: int = 10) -> 
     service._service.warm_up()
     app = FastAPI()
     app.include_router(api.router)
+    from bot.services import free_port
+
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -236,29 +230,10 @@ def measure_http(settings: Settings, concurrency: int = 4, rounds: int = 10) -> 
 
 
 def start_stack() -> tuple[str, object]:
-    from bot.services import start_stack as start
+    from bot.services import start_scratch_stack
 
     root = Path(tempfile.mkdtemp(prefix="zhixun-bench-asr-"))
-    values = {
-        "ZHIXUN_WEB_PORT": str(free_port()),
-        "ZHIXUN_RASA_PORT": str(free_port()),
-        "ZHIXUN_ACTION_PORT": str(free_port()),
-        "ZHIXUN_RASA_TOKEN": secrets.token_urlsafe(16),
-        "ZHIXUN_SECRET_KEY": secrets.token_urlsafe(32),
-        "ZHIXUN_DATABASE_URL": f"sqlite:///{root / 'zhixun.db'}",
-        "ZHIXUN_RASA_TRACKER_DB": str(root / "rasa_tracker.db"),
-        "ZHIXUN_RUN_DIR": str(root / "run"),
-        "ZHIXUN_RASA_URL": "",
-        "ZHIXUN_WORKING_HOURS": "mon-sun 00:00-24:00",
-    }
-    env = {**os.environ, **values}
-    settings = Settings(
-        _env_file=None, **{k.removeprefix("ZHIXUN_").lower(): v for k, v in values.items()}
-    )
-    for module in ("bot.store", "bot.status"):
-        command = "upgrade" if module == "bot.store" else "seed"
-        subprocess.run([sys.executable, "-m", module, command], cwd=ROOT, env=env, check=True)
-    stack = start(settings, env, root / "logs")
+    settings, _, stack = start_scratch_stack(root, {"ZHIXUN_WORKING_HOURS": "mon-sun 00:00-24:00"})
     return f"http://127.0.0.1:{settings.web_port}", stack
 
 

@@ -18,7 +18,6 @@ import asyncio
 import itertools
 import os
 import platform
-import secrets
 import sys
 import tempfile
 import time
@@ -176,30 +175,13 @@ def write_doc(section: str) -> None:
 
 
 def start_own_stack(root: Path):  # type: ignore[no-untyped-def]
-    from bot.services import start_stack
-    from bot.settings import Settings
-    from tests.e2e.conftest import free_port, run_in_app_env
+    from bot.services import start_scratch_stack
 
-    values = {
-        "ZHIXUN_WEB_PORT": str(free_port()),
-        "ZHIXUN_RASA_PORT": str(free_port()),
-        "ZHIXUN_ACTION_PORT": str(free_port()),
-        "ZHIXUN_RASA_TOKEN": secrets.token_urlsafe(16),
-        "ZHIXUN_SECRET_KEY": secrets.token_urlsafe(32),
-        "ZHIXUN_DATABASE_URL": f"sqlite:///{root / 'zhixun.db'}",
-        "ZHIXUN_RASA_TRACKER_DB": str(root / "rasa_tracker.db"),
-        "ZHIXUN_RUN_DIR": str(root / "run"),
-        "ZHIXUN_RASA_URL": "",
-        # Status checks from one bench client would otherwise trip the per-number cool-down.
-        "ZHIXUN_STATUS_MAX_FAILURES_PER_APPLICATION": "1000000",
-    }
-    env = {**os.environ, **values}
-    settings = Settings(
-        _env_file=None, **{k.removeprefix("ZHIXUN_").lower(): v for k, v in values.items()}
+    # Status checks from one bench client would otherwise trip the per-number cool-down.
+    settings, _, stack = start_scratch_stack(
+        root, {"ZHIXUN_STATUS_MAX_FAILURES_PER_APPLICATION": "1000000"}
     )
-    run_in_app_env(env, "-m", "bot.store", "upgrade")
-    run_in_app_env(env, "-m", "bot.status", "seed")
-    return settings, start_stack(settings, env, root / "logs")
+    return settings, stack
 
 
 def main() -> int:

@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,8 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.services import start_stack  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from bot.services import start_scratch_stack  # noqa: E402
 from tests.channels.fake_wechat import FakeWeChatApi, FakeWeChatServer  # noqa: E402
 from tests.channels.peer import (  # noqa: E402
     ACCOUNT,
@@ -61,14 +58,6 @@ QUESTIONS = [
     "临时救助怎么申请",
     "医保卡怎么激活",
 ]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -103,31 +92,18 @@ def main() -> int:
     fake = FakeWeChatServer(api)
     fake.start()
     root = Path(tempfile.mkdtemp(prefix="zhixun-bench-wechat-"))
-    values = {
-        "ZHIXUN_WEB_PORT": str(free_port()),
-        "ZHIXUN_RASA_PORT": str(free_port()),
-        "ZHIXUN_ACTION_PORT": str(free_port()),
-        "ZHIXUN_RASA_TOKEN": secrets.token_urlsafe(16),
-        "ZHIXUN_SECRET_KEY": secrets.token_urlsafe(32),
-        "ZHIXUN_DATABASE_URL": f"sqlite:///{root / 'zhixun.db'}",
-        "ZHIXUN_RASA_TRACKER_DB": str(root / "rasa_tracker.db"),
-        "ZHIXUN_RUN_DIR": str(root / "run"),
-        "ZHIXUN_RASA_URL": "",
-        "ZHIXUN_WECHAT_TOKEN": TOKEN,
-        "ZHIXUN_WECHAT_APP_ID": APP_ID,
-        "ZHIXUN_WECHAT_APP_SECRET": APP_SECRET,
-        "ZHIXUN_WECHAT_AES_KEY": AES_KEY,
-        "ZHIXUN_WECHAT_ACCOUNT_ID": ACCOUNT,
-        "ZHIXUN_WECHAT_API_BASE": fake.url,
-    }
-    env = {**os.environ, **values, "HF_HUB_OFFLINE": "1", "RASA_TELEMETRY_ENABLED": "false"}
-    settings = Settings(
-        _env_file=None, **{k.removeprefix("ZHIXUN_").lower(): v for k, v in values.items()}
-    )
-    for command in (["-m", "bot.store", "upgrade"], ["-m", "bot.status", "seed"]):
-        subprocess.run([sys.executable, *command], cwd=ROOT, env=env, check=True)
     print("starting the stack …", flush=True)
-    stack = start_stack(settings, env, root / "logs")
+    settings, _, stack = start_scratch_stack(
+        root,
+        {
+            "ZHIXUN_WECHAT_TOKEN": TOKEN,
+            "ZHIXUN_WECHAT_APP_ID": APP_ID,
+            "ZHIXUN_WECHAT_APP_SECRET": APP_SECRET,
+            "ZHIXUN_WECHAT_AES_KEY": AES_KEY,
+            "ZHIXUN_WECHAT_ACCOUNT_ID": ACCOUNT,
+            "ZHIXUN_WECHAT_API_BASE": fake.url,
+        },
+    )
     base = f"http://127.0.0.1:{settings.web_port}"
     try:
         with httpx.Client(base_url=base, timeout=30) as warm:

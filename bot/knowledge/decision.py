@@ -16,12 +16,11 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from bot.knowledge.search import Signals
+from bot.knowledge.signals import Signals
 
 DEFAULT_CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
 DEFAULT_FUSION: dict[str, Any] = {"method": "rrf", "k": 60.0}

@@ -6,28 +6,16 @@ Rasa tracker database, so the tests never touch the developer's own data.
 
 from __future__ import annotations
 
-import os
-import secrets
 import shutil
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from bot.services import Stack, start_stack
+from bot.services import Stack, start_scratch_stack
 from bot.settings import PROJECT_ROOT, Settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -80,38 +68,18 @@ class LiveStack:
         self.stack.start()
 
 
-def run_in_app_env(env: dict[str, str], *args: str) -> None:
-    subprocess.run([sys.executable, *args], cwd=PROJECT_ROOT, env=env, check=True)
-
-
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
     model_dir = PROJECT_ROOT / "models"
     if not any(model_dir.glob("*.tar.gz")):
         pytest.fail("No trained Rasa model in models/: run `make test` (or `make model`) first.")
-    root: Path = tmp_path_factory.mktemp("stack")
-    values = {
-        "ZHIXUN_WEB_PORT": str(free_port()),
-        "ZHIXUN_RASA_PORT": str(free_port()),
-        "ZHIXUN_ACTION_PORT": str(free_port()),
-        "ZHIXUN_RASA_TOKEN": secrets.token_urlsafe(16),
-        "ZHIXUN_SECRET_KEY": secrets.token_urlsafe(32),
-        "ZHIXUN_DATABASE_URL": f"sqlite:///{root / 'zhixun.db'}",
-        "ZHIXUN_RASA_TRACKER_DB": str(root / "rasa_tracker.db"),
-        "ZHIXUN_RUN_DIR": str(root / "run"),
-        "ZHIXUN_RASA_URL": "",
-        # Staff on duty at any hour, so the queue (not the after-hours call-back) is what the
-        # suite meets whenever it runs; the after-hours test changes this for itself.
-        "ZHIXUN_WORKING_HOURS": "mon-sun 00:00-24:00",
-        "ZHIXUN_HOLIDAYS": "",
-    }
-    env = {**os.environ, **values}
-    settings = Settings(
-        _env_file=None, **{k.removeprefix("ZHIXUN_").lower(): v for k, v in values.items()}
+    # Staff on duty at any hour, so the queue (not the after-hours call-back) is what the suite
+    # meets whenever it runs; the after-hours test changes this for itself.
+    settings, env, stack = start_scratch_stack(
+        tmp_path_factory.mktemp("stack"),
+        {"ZHIXUN_WORKING_HOURS": "mon-sun 00:00-24:00", "ZHIXUN_HOLIDAYS": ""},
     )
-    run_in_app_env(env, "-m", "bot.store", "upgrade")
-    run_in_app_env(env, "-m", "bot.status", "seed")
-    live = LiveStack(settings, env, start_stack(settings, env, root / "logs"))
+    live = LiveStack(settings, env, stack)
     try:
         yield live
     finally:
