@@ -3,7 +3,7 @@
 The reply formats are the product's contracts: a cited answer carries the line
 ``来源：《<catalogue title>》…``; clarifying buttons are titled with catalogue titles; the other
 replies are recognised by their text (Rasa responses from ``domain.yml``, the knowledge base's
-abstain and refusal texts).
+abstain, not-covered and refusal texts; a not-covered service counts as an abstain).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from bot.catalog import Catalog
-from bot.knowledge.replies import ABSTAIN_TEXT, REFUSAL_TEXT, short_title
+from bot.knowledge.replies import ABSTAIN_TEXT, NOT_COVERED_MARK, REFUSAL_TEXT, short_title
 from bot.settings import PROJECT_ROOT
 
 RIGHT_ANSWER = "right_answer"
@@ -106,7 +106,7 @@ class OutcomeReader:
             return Outcome(CLARIFY_WITH if expected in offered else CLARIFY_WITHOUT)
         if any(text.startswith(REFUSAL_TEXT[:12]) for text in texts):
             return Outcome(REFUSED)
-        if any(text.startswith(ABSTAIN_TEXT[:12]) for text in texts):
+        if any(text.startswith(ABSTAIN_TEXT[:12]) or NOT_COVERED_MARK in text for text in texts):
             return Outcome(ABSTAIN)
         return Outcome(MISROUTED, detail=self._describe(texts))
 

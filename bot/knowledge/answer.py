@@ -7,6 +7,8 @@ short enough for a phone screen, with its source, and follow-up buttons.
 - ``clarify``: "您想问的是哪一项？" with the candidate services as buttons whose payload re-asks
   the question clearly (service title + the aspect asked about).
 - ``abstain``: says so plainly and offers a person.
+- ``refuse``: a request to cheat, forge, pry into other people's data or change the rules
+  (:mod:`bot.knowledge.safety`) gets a polite refusal and nothing else.
 """
 
 from __future__ import annotations

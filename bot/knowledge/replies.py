@@ -21,10 +21,13 @@ REFUSAL_TEXT = (
 _PARENTHETICAL = re.compile(r"[（(][^）)]*[）)]")
 
 
+NOT_COVERED_MARK = "不在我能解答的办事指南范围内"
+
+
 def not_offered_here(topic: str) -> str:
     """A service the district's guides do not cover: said plainly, never the nearest guide."""
     return (
-        f"抱歉，“{topic}”不在我能解答的办事指南范围内，我不想用不相关的指南误导您。"
+        f"抱歉，“{topic}”{NOT_COVERED_MARK}，我不想用不相关的指南误导您。"
         "建议拨打政务服务热线12345咨询，或者转人工，由工作人员为您指路。"
     )
 

@@ -21,7 +21,7 @@ from bot.eval.outcomes import (
     OutcomeReader,
 )
 from bot.eval.report import render, summarize
-from bot.knowledge.replies import ABSTAIN_TEXT, CLARIFY_TEXT, REFUSAL_TEXT
+from bot.knowledge.replies import ABSTAIN_TEXT, CLARIFY_TEXT, REFUSAL_TEXT, not_offered_here
 from bot.settings import PROJECT_ROOT
 
 CATALOG = get_catalog()
@@ -58,6 +58,7 @@ def test_abstain_refusal_and_misrouting_are_told_apart() -> None:
     abstain = [{"text": ABSTAIN_TEXT, "buttons": [{"title": "转人工", "payload": "转人工"}]}]
     assert READER.read(abstain, "residence-permit").kind == ABSTAIN
     assert READER.read([{"text": REFUSAL_TEXT}], None).kind == REFUSED
+    assert READER.read([{"text": not_offered_here("二手车过户")}], None).kind == ABSTAIN
     greeting = READER.read([{"text": "您好，我是云溪区政务服务智能助手“智询”。我可以：…"}], "x")
     assert (greeting.kind, greeting.detail) == (MISROUTED, "greeting")
     handoff = READER.read([{"text": "好的，正在为您转接人工客服。您是下一位"}], "x")
