@@ -42,6 +42,7 @@ import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
+from bench.performance_doc import replace_section  # noqa: E402
 from bot.catalog import get_catalog  # noqa: E402
 from bot.settings import Settings, get_settings  # noqa: E402
 from bot.voice.audio import SAMPLE_RATE, decode_audio  # noqa: E402
@@ -349,17 +350,6 @@ def render(results: dict, command: str) -> str:
     return "\n".join(lines)
 
 
-def update_doc(path: Path, section: str) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Performance\n"
-    if DOC_START in text and DOC_END in text:
-        head, rest = text.split(DOC_START, 1)
-        _, tail = rest.split(DOC_END, 1)
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--no-e2e", action="store_true", help="skip /api/asr → /api/chat")
@@ -400,7 +390,7 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
     if not args.no_docs:
-        update_doc(ROOT / "docs" / "performance.md", section)
+        replace_section(DOC_START, DOC_END, section)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 
+from bench.performance_doc import replace_section  # noqa: E402
+
 DOC_START = "<!-- bench/load.py: start -->"
 DOC_END = "<!-- bench/load.py: end -->"
 TURNS_PER_CONVERSATION = 4
@@ -162,18 +164,6 @@ def render(results: dict[int, dict], seconds: float, command: str) -> str:
     return "\n".join(lines)
 
 
-def write_doc(section: str) -> None:
-    path = ROOT / "docs" / "performance.md"
-    text = path.read_text(encoding="utf-8")
-    if DOC_START in text:
-        head, _, rest = text.partition(DOC_START)
-        _, _, tail = rest.partition(DOC_END)
-        text = head + section + tail
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    path.write_text(text, encoding="utf-8")
-
-
 def start_own_stack(root: Path):  # type: ignore[no-untyped-def]
     from bot.services import start_scratch_stack
 
@@ -207,7 +197,7 @@ def main() -> int:
     section = render(results, args.seconds, command.strip())
     print(section)
     if not args.no_write:
-        write_doc(section)
+        replace_section(DOC_START, DOC_END, section)
     return 0
 
 

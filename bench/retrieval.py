@@ -33,6 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from bench.performance_doc import replace_section  # noqa: E402
+
 DOC_START = "<!-- bench/retrieval.py: start -->"
 DOC_END = "<!-- bench/retrieval.py: end -->"
 CHUNKS_PER_DOC = 12
@@ -380,18 +382,6 @@ def render(real: dict | None, scales: list[dict], command: str, load: list[float
     return "\n".join(lines) + "\n"
 
 
-def update_doc(path: Path, section: str) -> None:
-    text = path.read_text(encoding="utf-8") if path.is_file() else "# Performance\n\n"
-    if DOC_START in text and DOC_END in text:
-        head, rest = text.split(DOC_START, 1)
-        _, tail = rest.split(DOC_END, 1)
-        text = head + section.rstrip("\n") + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scales", default="1000,100000,1000000")
@@ -430,7 +420,7 @@ def main() -> int:
     section = render(real, scales, command.strip(), load)
     print(section)
     if not args.no_docs:
-        update_doc(ROOT / "docs" / "performance.md", section)
+        replace_section(DOC_START, DOC_END, section)
     return 0
 
 

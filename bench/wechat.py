@@ -29,6 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.performance_doc import replace_section  # noqa: E402
 from bot.services import start_scratch_stack  # noqa: E402
 from tests.channels.fake_wechat import FakeWeChatApi, FakeWeChatServer  # noqa: E402
 from tests.channels.peer import (  # noqa: E402
@@ -64,17 +65,6 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
     return ordered[index]
-
-
-def update_doc(path: Path, section: str) -> None:
-    text = path.read_text(encoding="utf-8") if path.is_file() else "# Performance\n\n"
-    if DOC_START in text and DOC_END in text:
-        head, rest = text.split(DOC_START, 1)
-        _, tail = rest.split(DOC_END, 1)
-        text = head + section.rstrip("\n") + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
 
 
 def main() -> int:
@@ -186,7 +176,7 @@ def main() -> int:
     section = "\n".join(lines) + "\n"
     print(section)
     if not args.no_docs:
-        update_doc(ROOT / "docs" / "performance.md", section)
+        replace_section(DOC_START, DOC_END, section)
     return 0
 
 
