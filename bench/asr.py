@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,7 @@ import yaml  # noqa: E402
 
 from bench.performance_doc import replace_section  # noqa: E402
 from bot.catalog import get_catalog  # noqa: E402
+from bot.eval.speech import characters, edit_distance  # noqa: E402
 from bot.settings import Settings, get_settings  # noqa: E402
 from bot.voice.audio import SAMPLE_RATE, decode_audio  # noqa: E402
 from bot.voice.service import SpeechService  # noqa: E402
@@ -52,19 +52,6 @@ DATA = ROOT / "tests" / "data" / "voice"
 DOC_START = "<!-- bench/asr.py: start -->"
 DOC_END = "<!-- bench/asr.py: end -->"
 SESSION = {"X-Zhixun-Session": "bench-asr-session"}
-
-
-def characters(text: str) -> str:
-    return re.sub(r"[^\u4e00-\u9fff0-9]", "", text)
-
-
-def edit_distance(a: str, b: str) -> int:
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        previous, row[0] = row[:], i
-        for j, cb in enumerate(b, 1):
-            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (ca != cb))
-    return row[-1]
 
 
 def utterances() -> list[dict]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import opencc
 
+from bot.eval.speech import characters, edit_distance
 from bot.voice.audio import SAMPLE_RATE
 from bot.voice.recognizer import NOT_HEARD
 from bot.voice.service import SpeechService
@@ -14,19 +13,6 @@ from tests.voice.conftest import ogg_bytes, samples_of, utterances, wav_bytes
 
 # A spread over the set: clean, slower (tempo 0.9), noise at 15 and 10 dB.
 SAMPLE = ("u03", "u08", "u10", "u11", "u16", "u20", "u30", "u41", "u44", "u48")
-
-
-def characters(text: str) -> str:
-    return re.sub(r"[^\u4e00-\u9fff0-9]", "", text)
-
-
-def edit_distance(a: str, b: str) -> int:
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        previous, row[0] = row[:], i
-        for j, cb in enumerate(b, 1):
-            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (ca != cb))
-    return row[-1]
 
 
 def test_residence_permit_question_is_heard(speech_service: SpeechService) -> None:
