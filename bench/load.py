@@ -61,24 +61,23 @@ class Samples:
     errors: int = 0
 
 
-def policy_messages() -> itertools.cycle[tuple[str, ...]]:
-    return itertools.cycle((q,) for q in POLICY_QUESTIONS)
-
-
-def greeting_messages() -> itertools.cycle[tuple[str, ...]]:
-    return itertools.cycle((g,) for g in GREETINGS)
-
-
-def status_messages() -> itertools.cycle[tuple[str, ...]]:
-    return itertools.cycle(STATUS_TURNS)
-
-
-KINDS = {"greeting": greeting_messages, "policy": policy_messages, "status": status_messages}
+# What one simulated citizen sends, over and over: each item is one exchange (one or more
+# messages; a status check is the number, then the phone tail).
+KINDS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "greeting": tuple((greeting,) for greeting in GREETINGS),
+    "policy": tuple((question,) for question in POLICY_QUESTIONS),
+    "status": STATUS_TURNS,
+}
 
 
 async def citizen(
-    client: httpx.AsyncClient, url: str, turns: itertools.cycle, deadline: float, out: Samples
+    client: httpx.AsyncClient,
+    url: str,
+    exchanges: tuple[tuple[str, ...], ...],
+    deadline: float,
+    out: Samples,
 ) -> None:
+    turns = itertools.cycle(exchanges)
     sent = 0
     sender = f"load-{uuid.uuid4().hex}"
     while time.perf_counter() < deadline:
@@ -103,11 +102,11 @@ async def measure(rasa_url: str, kind: str, concurrency: int, seconds: float) ->
     samples = Samples()
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
         # Warm-up: every code path loaded before the clock starts.
-        await citizen(client, url, KINDS[kind](), time.perf_counter() + 1.0, Samples())
+        await citizen(client, url, KINDS[kind], time.perf_counter() + 1.0, Samples())
         started = time.perf_counter()
         deadline = started + seconds
         await asyncio.gather(
-            *(citizen(client, url, KINDS[kind](), deadline, samples) for _ in range(concurrency))
+            *(citizen(client, url, KINDS[kind], deadline, samples) for _ in range(concurrency))
         )
         elapsed = time.perf_counter() - started
     ms = np.array(samples.latencies or [float("nan")]) * 1000
