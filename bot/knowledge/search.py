@@ -243,15 +243,16 @@ class Searcher:
         by_doc = np.argsort(self.chunk_doc, kind="stable")
         bounds = np.searchsorted(self.chunk_doc[by_doc], np.arange(len(doc_ids) + 1))
         self.doc_rows = [by_doc[bounds[i] : bounds[i + 1]] for i in range(len(doc_ids))]
+        # The chunks an answer can come from: a document's own text, never its examples.
+        self.doc_text_rows = [
+            rows[~self.is_example[rows]] if (~self.is_example[rows]).any() else rows
+            for rows in self.doc_rows
+        ]
         self.doc_meta = {
             d: (info["title"], info["department"]) for d, info in manifest["documents"].items()
         }
         self.tokenizer = Tokenizer(live / DICTIONARY_COPY)
         self.bm25 = bm25s.BM25.load(str(live / BM25_DIR), load_corpus=False, mmap=False)
-        # One query at a time needs no OpenMP team: waking one costs more than the search, and
-        # its threads keep spinning after each call (measured: ~100 ms of CPU a question in the
-        # action server, against ~5 ms for the search itself).
-        faiss.omp_set_num_threads(1)
         self.dense = faiss.read_index(str(live / DENSE))
         if hasattr(self.dense, "hnsw"):
             self.dense.hnsw.efSearch = max(64, DENSE_CANDIDATES)
@@ -439,8 +440,7 @@ class Searcher:
             return chunk if chunk >= 0 else int(self.doc_rows[doc][0])
         if mode == "dense":
             return int(signals.dense_chunk[doc])
-        rows = self.doc_rows[doc]
-        rows = rows[~self.is_example[rows]] if (~self.is_example[rows]).any() else rows
+        rows = self.doc_text_rows[doc]
         assert signals.bm25_chunk_scores is not None
         fused = weighted_fusion(
             signals.bm25_chunk_scores[rows].astype(np.float64),
