@@ -1,7 +1,9 @@
 """办件进度查询 in the dialogue: the form's slot extraction/validation and the verified lookup.
 
 Thin adapters: parsing, throttling, auditing and the wording of the answer live in
-``bot.status``. Nothing here logs what a record contains.
+``bot.status``. The lookup gets the caller identity our channels put in the message metadata
+(``client``) and, when the message that gave the phone tail held the whole phone number, that.
+Nothing here logs what a record contains.
 """
 
 from __future__ import annotations
@@ -16,11 +18,15 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.ratelimit import BudgetUnavailable
 from bot.status import (
+    HUMAN_BUTTON,
     check_application,
+    compose_pause_reply,
     compose_status_reply,
     find_application_no,
     find_phone_tail,
+    full_phone_in,
     has_digits,
     is_stop_request,
     looks_like_application_no,
@@ -50,6 +56,11 @@ def _intent(tracker: Tracker) -> str | None:
 
 def _requested(tracker: Tracker) -> str | None:
     return tracker.get_slot(REQUESTED_SLOT)
+
+
+def _client(tracker: Tracker) -> object:
+    metadata = tracker.latest_message.get("metadata")
+    return metadata.get("client") if isinstance(metadata, dict) else None
 
 
 class ValidateApplicationStatusForm(FormValidationAction):
@@ -151,15 +162,24 @@ class ActionCheckApplicationStatus(Action):
         phone_tail = tracker.get_slot(PHONE_TAIL)
         if not application_no or not phone_tail:
             return reset  # the citizen left the form before giving both
+        phone = full_phone_in(_text(tracker), tail=str(phone_tail)) or phone_tail
         try:
             result = await asyncio.to_thread(
-                check_application, tracker.sender_id, application_no, phone_tail
+                check_application,
+                tracker.sender_id,
+                application_no,
+                phone,
+                client=_client(tracker),
             )
         except ValueError:
             dispatcher.utter_message(response="utter_status_invalid_application_no")
             return reset
         except SQLAlchemyError as error:
             logger.error("status check failed: store error %s", type(error).__name__)
+            dispatcher.utter_message(response="utter_status_unavailable")
+            return reset
+        except BudgetUnavailable as error:
+            logger.error("status check refused: budgets unavailable (%s)", error)
             dispatcher.utter_message(response="utter_status_unavailable")
             return reset
         logger.info("status check: %s", result.audit_outcome.value)
@@ -170,6 +190,6 @@ class ActionCheckApplicationStatus(Action):
             return reset
         if not result.refused:
             dispatcher.utter_message(response="utter_status_no_match")
-        if result.lock is not None:
-            dispatcher.utter_message(response="utter_status_locked", minutes=result.minutes_locked)
+        if result.pause is not None:
+            dispatcher.utter_message(text=compose_pause_reply(result.pause), buttons=[HUMAN_BUTTON])
         return reset

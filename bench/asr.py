@@ -217,22 +217,24 @@ def measure_http(settings: Settings, concurrency: int = 4, rounds: int = 10) -> 
     }
 
 
-def start_stack() -> tuple[str, object]:
+def start_stack() -> tuple[str, str, object]:
+    """A scratch stack: its URL, its /api/chat key, the stack."""
     from bot.services import start_scratch_stack
 
     root = Path(tempfile.mkdtemp(prefix="zhixun-bench-asr-"))
     settings, _, stack = start_scratch_stack(root, {"ZHIXUN_WORKING_HOURS": "mon-sun 00:00-24:00"})
-    return f"http://127.0.0.1:{settings.web_port}", stack
+    return f"http://127.0.0.1:{settings.web_port}", settings.demo_api_key, stack
 
 
 def cites(messages: list[dict], title: str) -> bool:
     return any(f"来源：《{title}》" in (m.get("text") or "") for m in messages)
 
 
-def measure_e2e(base_url: str) -> dict:
+def measure_e2e(base_url: str, api_key: str) -> dict:
     titles = {s.id: s.title for s in get_catalog().services}
     rows = []
     with httpx.Client(base_url=base_url, timeout=120) as client:
+        chat_headers = {"Authorization": f"Bearer {api_key}"}
         for item in utterances():
             data = (DATA / f"{item['id']}.ogg").read_bytes()
             heard = client.post(
@@ -244,13 +246,16 @@ def measure_e2e(base_url: str) -> dict:
                 chat = client.post(
                     "/api/chat",
                     json={"sender": f"bench-voice-{item['id']}", "message": heard["text"]},
+                    headers=chat_headers,
                 ).json()
                 spoken_ok = cites(chat.get("messages", []), titles[item["service"]])
                 first = (chat.get("messages") or [{}])[0]
                 buttons = [b.get("title") for b in first.get("buttons") or []]
                 reply = f"{(first.get('text') or '')[:60]} {buttons}"
             typed = client.post(
-                "/api/chat", json={"sender": f"bench-typed-{item['id']}", "message": item["text"]}
+                "/api/chat",
+                json={"sender": f"bench-typed-{item['id']}", "message": item["text"]},
+                headers=chat_headers,
             ).json()
             typed_ok = cites(typed.get("messages", []), titles[item["service"]])
             rows.append(
@@ -359,11 +364,11 @@ def main() -> None:
     print(results["http"], flush=True)
     if not args.no_e2e:
         stack = None
-        url = args.url
+        url, api_key = args.url, settings.demo_api_key
         if url is None:
-            url, stack = start_stack()
+            url, api_key, stack = start_stack()
         try:
-            results["e2e"] = measure_e2e(url)
+            results["e2e"] = measure_e2e(url, api_key)
         finally:
             if stack is not None:
                 stack.stop()  # type: ignore[attr-defined]

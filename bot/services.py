@@ -22,7 +22,7 @@ import yaml
 
 from bot.settings import PROJECT_ROOT, Settings, get_settings
 
-RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
 # Known-harmless warnings of Rasa 3.6 and its pinned dependencies — deprecations inside them, the
 # extractor-overlap note (DIET's entity recognition is off, so it does not apply), responses sent
 # by actions rather than stories — silenced wherever Rasa runs, so real problems stand out.
@@ -46,21 +46,43 @@ class Service:
     env: dict[str, str] = field(default_factory=dict)
 
 
+GENERATED_SECRETS = (
+    "ZHIXUN_RASA_TOKEN",
+    "ZHIXUN_SECRET_KEY",
+    "ZHIXUN_ACTION_SERVER_TOKEN",
+    "ZHIXUN_GATEWAY_TOKEN",
+)
+
+
 def ensure_dotenv(path: Path = PROJECT_ROOT / ".env") -> None:
     """Generate the git-ignored .env with fresh secrets on first run; never overwrite it."""
     existing = path.read_text(encoding="utf-8") if path.exists() else ""
     lines = []
-    for key in ("ZHIXUN_RASA_TOKEN", "ZHIXUN_SECRET_KEY"):
+    for key in GENERATED_SECRETS:
         if f"{key}=" not in existing:
             lines.append(f"{key}={secrets.token_urlsafe(32)}")
-    if lines:
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write("".join(f"{line}\n" for line in lines))
-        path.chmod(0o600)
+    # Outside production, a demo key for /api/chat (the README's curl); the web app registers it.
+    if "ZHIXUN_DEMO_API_KEY=" not in existing and not Settings(_env_file=path).is_production:
+        from bot.apikeys.store import generate_key
+
+        lines.append(f"ZHIXUN_DEMO_API_KEY={generate_key()}")
+    append_private(path, "".join(f"{line}\n" for line in lines))
+
+
+def append_private(path: Path, text: str) -> None:
+    """Append to a file only its owner may read: created 0600 (never readable by others, not
+    even for a moment), and an existing file is tightened to 0600 before anything is added."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as handle:
+        os.fchmod(fd, 0o600)
+        handle.write(text)
 
 
 def write_endpoints(settings: Settings) -> Path:
-    """The committed endpoints.yml with this deployment's action URL and tracker database."""
+    """The committed endpoints.yml with this deployment's action URL and tracker database.
+
+    The action server's secret stays a ``${ZHIXUN_ACTION_SERVER_TOKEN}`` reference that Rasa
+    fills from its environment: the file holds no secret."""
     endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8"))
     endpoints["action_endpoint"]["url"] = f"http://{settings.host}:{settings.action_port}/webhook"
     if endpoints.get("tracker_store", {}).get("dialect") == "sqlite":
@@ -72,8 +94,22 @@ def write_endpoints(settings: Settings) -> Path:
     return path
 
 
+def service_secrets(settings: Settings) -> dict[str, str]:
+    """What Rasa and the action server need to trust each other and the web app, handed over in
+    their environment (``ps`` shows the command line to everyone on the machine)."""
+    return {
+        "ZHIXUN_RASA_TOKEN": settings.rasa_token,
+        "ZHIXUN_ACTION_SERVER_TOKEN": settings.action_server_token,
+        "ZHIXUN_GATEWAY_TOKEN": settings.gateway_token,
+    }
+
+
+ACTION_SERVER_MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
 def stack_services(settings: Settings) -> list[Service]:
     host = settings.host
+    secrets_env = service_secrets(settings)
     common_env = {
         "RASA_TELEMETRY_ENABLED": "false",
         "HF_HUB_OFFLINE": "1",
@@ -89,23 +125,30 @@ def stack_services(settings: Settings) -> list[Service]:
             [
                 str(APP_PYTHON),
                 "-m",
-                "rasa_sdk",
-                "--actions",
-                "actions",
+                "actions.server",
+                "--host",
+                host,
                 "--port",
                 str(settings.action_port),
             ],
             f"http://{host}:{settings.action_port}/health",
-            {**common_env, **one_thread},
+            {
+                **common_env,
+                **one_thread,
+                **secrets_env,
+                # Rasa posts the whole tracker; a long conversation stays far below this, and an
+                # unauthenticated caller cannot make the server buffer Sanic's default 100 MB.
+                "SANIC_REQUEST_MAX_SIZE": str(ACTION_SERVER_MAX_BODY_BYTES),
+            },
         ),
         Service(
             "Rasa server",
             [
-                str(RASA_BIN),
-                "run",
+                # `rasa run`, its API token taken from the environment (rasa_components/serve.py)
+                str(RASA_PYTHON),
+                "-m",
+                "rasa_components.serve",
                 "--enable-api",
-                "--auth-token",
-                settings.rasa_token,
                 "--interface",
                 host,
                 "--port",
@@ -118,7 +161,14 @@ def stack_services(settings: Settings) -> list[Service]:
                 str(PROJECT_ROOT / "credentials.yml"),
             ],
             f"http://{host}:{settings.rasa_port}/status?token={settings.rasa_token}",
-            {**common_env, **one_thread, "PYTHONWARNINGS": RASA_WARNING_FILTERS},
+            {
+                **common_env,
+                **one_thread,
+                **secrets_env,
+                "PYTHONWARNINGS": RASA_WARNING_FILTERS,
+                # Sanic counts the bytes it actually reads, chunked bodies included.
+                "SANIC_REQUEST_MAX_SIZE": str(settings.rasa_max_body_bytes),
+            },
         ),
         Service(
             "web app",
@@ -132,9 +182,12 @@ def stack_services(settings: Settings) -> list[Service]:
                 host,
                 "--port",
                 str(settings.web_port),
+                # One websocket frame may otherwise be 16 MiB; the chat needs a few KB.
+                "--ws-max-size",
+                str(settings.max_body_bytes),
             ],
             f"http://{host}:{settings.web_port}/healthz",
-            common_env,
+            {**common_env, **secrets_env},
         ),
     ]
 
@@ -215,16 +268,19 @@ def start_scratch_stack(
     """The whole stack on free loopback ports with a throwaway SQLite store (migrated, seeded
     with the demo records) and tracker database under ``root``: for end-to-end tests and
     benchmarks, never touching the developer's own data. ``overrides``: more ``ZHIXUN_*``."""
+    from bot.apikeys.store import generate_key
+
     values = {
         "ZHIXUN_WEB_PORT": str(free_port()),
         "ZHIXUN_RASA_PORT": str(free_port()),
         "ZHIXUN_ACTION_PORT": str(free_port()),
-        "ZHIXUN_RASA_TOKEN": secrets.token_urlsafe(16),
-        "ZHIXUN_SECRET_KEY": secrets.token_urlsafe(32),
+        **{key: secrets.token_urlsafe(32) for key in GENERATED_SECRETS},
         "ZHIXUN_DATABASE_URL": f"sqlite:///{root / 'zhixun.db'}",
         "ZHIXUN_RASA_TRACKER_DB": str(root / "rasa_tracker.db"),
         "ZHIXUN_RUN_DIR": str(root / "run"),
         "ZHIXUN_RASA_URL": "",
+        # Registered by the web app on start: the tests' and benchmarks' key for /api/chat.
+        "ZHIXUN_DEMO_API_KEY": generate_key(),
         **(overrides or {}),
     }
     env = {**os.environ, **values}

@@ -29,6 +29,17 @@ class Settings(BaseSettings):
     rasa_token: str = ""
     secret_key: str = ""
 
+    # Service-to-service secrets (issue 8), generated into .env by ``make run`` and handed to the
+    # other processes through their environment, never their command line.
+    # Rasa → action server: sent as a header on every action call; the action server refuses
+    # (401) any call without it and will not start when it is empty.
+    action_server_token: str = ""
+    # Web app → Rasa's REST channel: vouches for the caller identity (``metadata.client``) the
+    # gateway forwards; a direct caller's is replaced by its address.
+    gateway_token: str = ""
+    # Largest request body Rasa reads (bytes actually received, chunked bodies included).
+    rasa_max_body_bytes: int = 64 * 1024
+
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'zhixun.db'}"
     catalog_path: Path = PROJECT_ROOT / "catalog" / "services.yaml"
     knowledge_dir: Path = PROJECT_ROOT / "knowledge"
@@ -45,11 +56,23 @@ class Settings(BaseSettings):
     rasa_timeout_seconds: float = 30.0
     max_message_chars: int = 2000
 
-    # Application status checks (issue 4).
-    status_max_failures_per_conversation: int = 3
-    status_max_failures_per_application: int = 5
-    status_failure_window_seconds: int = 3600
-    status_cooldown_seconds: int = 3600
+    # Status-check budgets (issue 8): failed checks allowed per sliding window, in the `limits`
+    # library's notation ("5/hour;10/day": both hold). A wrong phone and an unknown number count
+    # alike; refused checks count nothing. The short proof (last 4 digits of the phone) is
+    # counted per conversation, per caller (``metadata.client``), per caller and number, per
+    # number from anyone, and for everyone; the full phone number (the owner's way through when
+    # the short proof of their number is spent) per caller and for everyone. docs/security.md
+    # has the arithmetic. Replaces status_max_failures_per_* / status_*_seconds (issue 4).
+    status_failures_per_conversation: str = "3/hour"
+    status_failures_per_caller_and_number: str = "3/hour;5/day"
+    status_failures_per_caller: str = "10/hour;30/day"
+    status_failures_per_number: str = "5/hour;10/day;30/month"
+    status_failures_everyone: str = "60/hour;300/day"
+    status_full_phone_failures_per_caller: str = "5/hour;20/day"
+    status_full_phone_failures_everyone: str = "100/hour;1000/day"
+    # Where the budgets are counted: empty keeps them in the action server's memory (one
+    # process); "redis://127.0.0.1:6379/0" shares them between every action server using it.
+    redis_url: str = ""
 
     # Human handoff (issue 5).
     working_hours: str = "mon-fri 09:00-12:00,13:30-17:30; sat 09:00-12:00"
@@ -68,6 +91,10 @@ class Settings(BaseSettings):
     staff_max_failed_logins: int = 5
     staff_lockout_seconds: int = 900
     staff_session_hours: int = 12
+
+    # Staff accounts (issue 8). The console cookie's Secure flag: unset = on, except for
+    # plain-HTTP requests to a loopback host (http://127.0.0.1:8000 in development).
+    staff_cookie_secure: bool | None = None
 
     # Voice (issue 10): offline speech recognition (faster-whisper) and read-aloud.
     voice_model_dir: Path = PROJECT_ROOT / "var" / "models" / "whisper-base"
@@ -98,6 +125,31 @@ class Settings(BaseSettings):
     wechat_max_clock_skew_seconds: int = 300
     # WeChat lets an account send 客服消息 only this long after the citizen's last message.
     wechat_service_window_hours: float = 48.0
+
+    # Integration keys and widget ids (issue 8). The demo key (``make run`` writes it to .env
+    # outside production) is registered when the web app starts; in production it is refused.
+    demo_api_key: str = ""
+    # A widget's signed conversation token is renewed on every visit; unused this long, it
+    # expires and the next visit starts a new conversation.
+    widget_session_max_age_days: int = 30
+
+    # Web app hardening (issue 8).
+    # Browser origins allowed to open the chat socket, comma-separated (e.g. the district
+    # portal "https://www.example.gov.cn"). Empty: the web app's own loopback portal only.
+    allowed_origins: str = ""
+    # Request bodies, counted as they are read (Content-Length or chunked): 413 beyond this.
+    # /api/asr allows voice_max_bytes, the WeChat path wechat_max_body_bytes.
+    max_body_bytes: int = 64 * 1024
+
+    @property
+    def socket_allowed_origins(self) -> list[str]:
+        configured = [o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip()]
+        if configured:
+            return configured
+        hosts = ["127.0.0.1", "localhost"]
+        if self.host not in (*hosts, "0.0.0.0", "::"):
+            hosts.append(self.host)
+        return [f"http://{f'[{h}]' if ':' in h else h}:{self.web_port}" for h in hosts]
 
     @property
     def wechat_enabled(self) -> bool:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, ExceptionContext, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from bot.settings import PROJECT_ROOT, get_settings
@@ -22,12 +22,41 @@ class Base(DeclarativeBase):
     pass
 
 
+def _without_values(context: ExceptionContext) -> None:
+    """PostgreSQL quotes the offending values in its errors (``DETAIL:  Key (phone)=(139…)``,
+    ``invalid input syntax for type integer: "…"``, ``Failing row contains (…)``): keep what
+    failed and where (SQLSTATE, table, column, constraint), never the values."""
+    error, wrapped = context.original_exception, context.sqlalchemy_exception
+    diag = getattr(error, "diag", None)
+    if diag is None or wrapped is None:
+        return
+    where = [
+        f"{name} {value}"
+        for name, value in (
+            ("table", diag.table_name),
+            ("column", diag.column_name),
+            ("constraint", diag.constraint_name),
+        )
+        if value
+    ]
+    summary = " ".join([f"SQLSTATE {getattr(error, 'sqlstate', None) or '?'}", *where])
+    error.args = (summary,)
+    kind = type(error)
+    wrapped.args = (f"({kind.__module__}.{kind.__name__}) {summary}",)
+
+
 def make_engine(url: str) -> Engine:
+    """Bound parameters are citizens' words and phone numbers: never put into error messages
+    or the statement log (``hide_parameters``), nor the values the database quotes back."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -39,7 +68,9 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    event.listen(engine, "handle_error", _without_values)
+    return engine
 
 
 @lru_cache

@@ -48,6 +48,9 @@ class BotMessage(BaseModel):
     buttons: list[Button] = Field(default_factory=list)
     image: str | None = None
     custom: dict[str, Any] | None = None
+    # Its place in the conversation's outbox (bot/channels/outbox.py), when it was kept there:
+    # the cursor a client that missed messages resumes from, and what it dedups by.
+    id: int | None = None
 
     @classmethod
     def from_rasa(cls, raw: dict[str, Any]) -> BotMessage:
@@ -68,6 +71,14 @@ class Turn:
     conversation_id: str
     channel: str
     text: str
+    # Who is calling, for per-client limits in the action server: ``key:<API key name>``,
+    # ``ip:<address>`` (widget) or ``wechat``.
+    client: str = ""
+
+
+class TurnFailed(RuntimeError):
+    """The turn could not be taken in (the store is down) and nothing of it was kept: the
+    channel hands the message back to the client as not sent. ``str()`` is for the citizen."""
 
 
 class DeliveryRefused(RuntimeError):
@@ -96,8 +107,8 @@ class Channel(Protocol):
 class ChannelRegistry:
     """Knows every registered channel and delivers into a conversation on its own channel.
 
-    A channel name nobody registered goes to the ``fallback`` channel (the ``/api/chat``
-    mailbox), so a message for a client that cannot be pushed to waits to be fetched."""
+    A channel name nobody registered goes to the ``fallback`` channel (``/api/chat`` and its
+    outbox), so a message for a client that cannot be pushed to waits to be fetched."""
 
     def __init__(self) -> None:
         self._channels: dict[str, Channel] = {}

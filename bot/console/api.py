@@ -1,9 +1,15 @@
 """The staff API: sign-in, the queue, a ticket with its transcript, claim, reply, transfer,
-close, and a live event stream. Used by the console page and by integrations."""
+close, a live event stream, and account management (admins). Used by the console page and by
+integrations.
+
+Roles: any signed-in staff member works tickets; unmasking personal data and managing accounts
+need the ``admin`` role (analytics endpoints, when added, depend on ``AdminStaff`` too)."""
 
 from __future__ import annotations
 
 import json
+import logging
+import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -14,14 +20,35 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, field_validator
 
 from bot.channels.base import InvalidMessage, clean_text
-from bot.console.auth import CsrfStaff, CurrentStaff, Sessions, StaffContext
+from bot.console.auth import (
+    AdminCsrfStaff,
+    AdminStaff,
+    CsrfStaff,
+    CurrentStaff,
+    Sessions,
+    StaffContext,
+)
 from bot.console.views import ConsoleConfig, ticket_detail, ticket_summaries
 from bot.handoff import tickets
-from bot.handoff.desk import HandoffDesk
+from bot.handoff.desk import Delivery, HandoffDesk
 from bot.handoff.models import CALLBACK, CLAIMED, CLOSED, OPEN_STATES, WAITING, utcnow
 from bot.settings import Settings
-from bot.staff.accounts import MAX_PASSWORD, authenticate
+from bot.staff.accounts import (
+    MAX_PASSWORD,
+    AccountError,
+    AccountExists,
+    AccountNotFound,
+    LoginPolicy,
+    add_staff,
+    authenticate,
+    disable_staff,
+    list_staff,
+    set_role,
+)
+from bot.staff.models import ROLE_ADMIN, ROLE_STAFF, StaffUser
 from bot.store import session_scope
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api", tags=["staff"])
 
@@ -41,7 +68,7 @@ def desk(request: Request) -> HandoffDesk:
 
 
 def settings_of(request: Request) -> Settings:
-    return request.app.state.gateway.settings
+    return desk(request).settings
 
 
 def config_of(request: Request) -> ConsoleConfig:
@@ -68,6 +95,17 @@ class StaffOut(BaseModel):
     username: str
     display_name: str
     department: str | None
+    role: Literal["staff", "admin"]
+
+    @classmethod
+    def of(cls, staff: StaffUser) -> StaffOut:
+        return cls(
+            id=staff.id,
+            username=staff.username,
+            display_name=staff.display_name,
+            department=staff.department,
+            role=staff.role,  # type: ignore[arg-type]
+        )
 
 
 class SessionOut(BaseModel):
@@ -77,6 +115,9 @@ class SessionOut(BaseModel):
 
 class ReplyRequest(BaseModel):
     text: str = Field(max_length=20_000)
+    # The console's id for this reply (a UUID); a retry with the same id is not stored or
+    # delivered again.
+    client_id: uuid.UUID | None = None
 
     @field_validator("text")
     @classmethod
@@ -104,13 +145,7 @@ class CloseRequest(BaseModel):
 
 
 def _staff_out(context: StaffContext) -> StaffOut:
-    staff = context.staff
-    return StaffOut(
-        id=staff.id,
-        username=staff.username,
-        display_name=staff.display_name,
-        department=staff.department,
-    )
+    return StaffOut.of(context.staff)
 
 
 def _ticket_error(error: tickets.TicketError) -> HTTPException:
@@ -129,15 +164,13 @@ async def login(
 ) -> SessionOut:
     settings = settings_of(request)
     client_ip = request.client.host if request.client else None
+    policy = LoginPolicy(
+        settings.staff_max_failed_logins,
+        timedelta(seconds=settings.staff_lockout_seconds),
+        settings.secret_key,
+    )
     result = await to_thread.run_sync(
-        lambda: authenticate(
-            manager.engine,
-            body.username,
-            body.password,
-            settings.staff_max_failed_logins,
-            timedelta(seconds=settings.staff_lockout_seconds),
-            client_ip,
-        )
+        lambda: authenticate(manager.engine, body.username, body.password, policy, client_ip)
     )
     if result.staff is None:
         if result.locked_until is not None:
@@ -148,16 +181,8 @@ async def login(
                 headers={"Retry-After": str(minutes * 60)},
             )
         raise HTTPException(status_code=401, detail="用户名或密码不正确")
-    csrf = await to_thread.run_sync(manager.create, result.staff, response)
-    return SessionOut(
-        csrf_token=csrf,
-        staff=StaffOut(
-            id=result.staff.id,
-            username=result.staff.username,
-            display_name=result.staff.display_name,
-            department=result.staff.department,
-        ),
-    )
+    csrf = await to_thread.run_sync(manager.create, result.staff, request, response)
+    return SessionOut(csrf_token=csrf, staff=StaffOut.of(result.staff))
 
 
 @router.get("/session", response_model=SessionOut, summary="Who is signed in (and the CSRF token)")
@@ -167,12 +192,13 @@ async def who_am_i(context: CurrentStaff) -> SessionOut:
 
 @router.delete("/session", status_code=204, summary="Sign out")
 async def logout(
+    request: Request,
     response: Response,
     context: CsrfStaff,
     manager: Sessions,
 ) -> Response:
     def end() -> None:
-        manager.end(context, response)
+        manager.end(context, request, response)
         with session_scope(manager.engine) as session:
             tickets.audit(
                 session,
@@ -183,6 +209,7 @@ async def logout(
             )
 
     await to_thread.run_sync(end)
+    await desk(request).feed.poke()  # open streams re-check their session and close
     response.status_code = 204
     return response
 
@@ -263,10 +290,11 @@ async def stream(
         last_queue = None
         while True:
             new_version = await the_desk.feed.wait(version, KEEPALIVE_SECONDS)
+            # Before anything is sent: the account may have logged out or been disabled.
+            if await to_thread.run_sync(manager.revalidate, context.token_hash) is None:
+                yield _sse("logout", {"detail": "登录已失效，请重新登录"})
+                return
             if new_version == version:
-                if await to_thread.run_sync(manager.lookup, request) is None:
-                    yield _sse("logout", {"detail": "登录已失效"})
-                    return
                 yield ": keepalive\n\n"
                 continue
             version = new_version
@@ -320,26 +348,52 @@ async def get_handoff(
     context: CurrentStaff,
     reveal: bool = False,
 ) -> dict[str, Any]:
+    """``reveal=true`` (admins only) shows the transcript unmasked. A call-back ticket's phone
+    number is shown in full to whoever opens it: calling back is the job."""
     config = config_of(request)
     default_minutes = settings_of(request).handoff_minutes_per_ticket
+    if reveal and context.staff.role != ROLE_ADMIN:
+        await to_thread.run_sync(_audit_refused_unmask, desk(request), context, ticket_id)
+        raise HTTPException(status_code=403, detail="查看完整个人信息需要管理员权限")
 
     def load() -> dict[str, Any]:
         with session_scope(desk(request).engine) as session:
             ticket = tickets.get_ticket(session, ticket_id)
+            callback_phone = ticket.state == CALLBACK and bool(ticket.callback_phone)
             tickets.audit(
                 session,
                 "view_unmasked" if reveal else "view",
                 actor=context.staff.username,
                 staff_id=context.staff.id,
                 ticket_id=ticket_id,
+                detail={"callback_phone": True} if callback_phone and not reveal else None,
                 client_ip=context.client_ip,
             )
-            return ticket_detail(session, ticket, config, default_minutes, reveal=reveal)
+            return ticket_detail(
+                session,
+                ticket,
+                config,
+                default_minutes,
+                reveal=reveal,
+                show_callback_phone=callback_phone,
+            )
 
     try:
         return await to_thread.run_sync(load)
     except tickets.TicketError as error:
         raise _ticket_error(error) from None
+
+
+def _audit_refused_unmask(the_desk: HandoffDesk, context: StaffContext, ticket_id: int) -> None:
+    with session_scope(the_desk.engine) as session:
+        tickets.audit(
+            session,
+            "unmask_refused",
+            actor=context.staff.username,
+            staff_id=context.staff.id,
+            ticket_id=ticket_id,
+            client_ip=context.client_ip,
+        )
 
 
 async def _detail(request: Request, ticket_id: int) -> dict[str, Any]:
@@ -379,25 +433,72 @@ async def reply_to_citizen(
     ticket_id: TicketId,
     body: ReplyRequest,
     request: Request,
+    response: Response,
     context: CsrfStaff,
 ) -> dict[str, Any]:
+    """Stored first, then delivered. Send a ``client_id`` (UUID) to make retries safe: the same
+    id on the same ticket answers 200 with the first result and delivers nothing again. A
+    delivery that fails after the reply was stored is reported (``delivered: false``), not an
+    error."""
     the_desk = desk(request)
+    client_id = str(body.client_id) if body.client_id else None
     try:
-        ticket, message = await to_thread.run_sync(
-            tickets.reply, the_desk.engine, ticket_id, context.staff, body.text, context.client_ip
+        stored = await to_thread.run_sync(
+            lambda: tickets.reply(
+                the_desk.engine, ticket_id, context.staff, body.text, context.client_ip, client_id
+            )
         )
     except tickets.TicketError as error:
         raise _ticket_error(error) from None
-    delivery = await the_desk.after_reply(ticket, body.text, context.staff)
+    message = stored.message
+    if stored.first:
+        delivery = await _deliver_reply(the_desk, stored, context.staff, client_id)
+        delivered, problem = delivery.delivered, delivery.problem
+    else:
+        response.status_code = 200
+        delivered, problem = stored.delivered, stored.delivery_problem
     return {
         "id": message.id,
         "at": _iso(message.at),
         "sender": message.sender,
-        "text": body.text,
-        # False when the citizen's channel could not take it (e.g. WeChat's 48-hour window).
-        "delivered": delivery.delivered,
-        "delivery_problem": delivery.problem,
+        "text": message.text,
+        "client_id": client_id,
+        "duplicate": not stored.first,
+        # False when the citizen's channel could not take it (e.g. WeChat's 48-hour window);
+        # None on a retry whose first delivery had not finished.
+        "delivered": delivered,
+        "delivery_problem": problem,
     }
+
+
+async def _deliver_reply(
+    the_desk: HandoffDesk, stored: tickets.StoredReply, staff: StaffUser, client_id: str | None
+) -> Delivery:
+    """The reply is stored: whatever happens on the way to the citizen is reported, not
+    raised (the outbound store takes care of redelivery)."""
+    try:
+        delivery = await the_desk.after_reply(stored.ticket, stored.message.text, staff)
+    except Exception as error:  # the reply is stored: never lose its 201
+        log.warning(
+            "staff reply %s on ticket %s stored but not delivered: %s",
+            stored.message.id,
+            stored.ticket.id,
+            type(error).__name__,
+        )
+        delivery = Delivery(False, "暂时无法送达，消息已保存")
+    if client_id is not None:
+        try:
+            await to_thread.run_sync(
+                tickets.record_reply_delivery,
+                the_desk.engine,
+                stored.ticket.id,
+                client_id,
+                delivery.delivered,
+                delivery.problem,
+            )
+        except Exception:  # only what retries would be told
+            log.warning("could not record the delivery of reply %s", stored.message.id)
+    return delivery
 
 
 @router.post("/handoffs/{ticket_id}/transfer", summary="Back to the queue for another department")
@@ -447,6 +548,124 @@ async def close_handoff(
         raise _ticket_error(error) from None
     await the_desk.after_close(ticket, before)
     return await _detail(request, ticket_id)
+
+
+# ---- accounts (admins) ------------------------------------------------------------------------
+
+
+class AccountOut(StaffOut):
+    active: bool
+    created_at: str | None
+    last_login_at: str | None
+
+
+class NewAccount(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD)
+    display_name: str | None = Field(default=None, max_length=64)
+    department: str | None = Field(default=None, max_length=64)
+    role: Literal["staff", "admin"] = ROLE_STAFF
+
+
+class RoleChange(BaseModel):
+    role: Literal["staff", "admin"]
+
+
+def _account_out(staff: StaffUser) -> AccountOut:
+    return AccountOut(
+        **StaffOut.of(staff).model_dump(),
+        active=staff.active,
+        created_at=_iso(staff.created_at),
+        last_login_at=_iso(staff.last_login_at),
+    )
+
+
+def _account_error(error: AccountError) -> HTTPException:
+    if isinstance(error, AccountNotFound):
+        return HTTPException(status_code=404, detail=str(error))
+    return HTTPException(
+        status_code=409 if isinstance(error, AccountExists) else 422, detail=str(error)
+    )
+
+
+def _not_yourself(context: StaffContext, username: str, what: str) -> None:
+    # An admin cannot lock themselves (possibly the last admin) out from the console.
+    if username == context.staff.username:
+        raise HTTPException(status_code=409, detail=f"不能{what}自己的账号")
+
+
+@router.get("/staff", response_model=list[AccountOut], summary="Staff accounts (admins)")
+async def list_accounts(request: Request, context: AdminStaff) -> list[AccountOut]:
+    def load() -> list[AccountOut]:
+        accounts = list_staff(desk(request).engine)
+        with session_scope(desk(request).engine) as session:
+            tickets.audit(
+                session,
+                "staff_list",
+                actor=context.staff.username,
+                staff_id=context.staff.id,
+                client_ip=context.client_ip,
+            )
+        return [_account_out(staff) for staff in accounts]
+
+    return await to_thread.run_sync(load)
+
+
+@router.post(
+    "/staff", status_code=201, response_model=AccountOut, summary="New staff account (admins)"
+)
+async def create_account(body: NewAccount, request: Request, context: AdminCsrfStaff) -> AccountOut:
+    try:
+        staff = await to_thread.run_sync(
+            lambda: add_staff(
+                desk(request).engine,
+                body.username,
+                body.password,
+                body.display_name,
+                body.department,
+                body.role,
+                actor=context.staff.username,
+            )
+        )
+    except AccountError as error:
+        raise _account_error(error) from None
+    return _account_out(staff)
+
+
+@router.post("/staff/{username}/disable", status_code=204, summary="Disable an account (admins)")
+async def disable_account(
+    username: Annotated[str, Path(min_length=1, max_length=64)],
+    request: Request,
+    context: AdminCsrfStaff,
+) -> Response:
+    _not_yourself(context, username, "停用")
+    try:
+        await to_thread.run_sync(
+            lambda: disable_staff(desk(request).engine, username, actor=context.staff.username)
+        )
+    except AccountError as error:
+        raise _account_error(error) from None
+    await desk(request).feed.poke()  # its open streams close now
+    return Response(status_code=204)
+
+
+@router.put("/staff/{username}/role", status_code=204, summary="Change a role (admins)")
+async def change_role(
+    username: Annotated[str, Path(min_length=1, max_length=64)],
+    body: RoleChange,
+    request: Request,
+    context: AdminCsrfStaff,
+) -> Response:
+    _not_yourself(context, username, "更改")
+    try:
+        await to_thread.run_sync(
+            lambda: set_role(
+                desk(request).engine, username, body.role, actor=context.staff.username
+            )
+        )
+    except AccountError as error:
+        raise _account_error(error) from None
+    return Response(status_code=204)
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -4,12 +4,18 @@ The cookie holds a random token signed with ``settings.secret_key`` (itsdangerou
 keeps only its SHA-256, the staff member and the CSRF token. Logging out, disabling an account
 or resetting its password deletes the row, so the cookie stops working at once. Every
 state-changing call must echo the CSRF token in ``X-CSRF-Token``.
+
+The cookie is ``Secure`` unless the browser reached the app on a loopback host over plain HTTP
+(development on http://127.0.0.1); ``ZHIXUN_STAFF_COOKIE_SECURE`` overrides either way.
+Admin-only calls depend on :data:`AdminStaff` / :data:`AdminCsrfStaff` (403 for other roles).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,8 +27,10 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import Engine, delete
 
 from bot.handoff.models import utcnow
-from bot.staff.models import StaffSession, StaffUser
+from bot.staff.models import ROLE_ADMIN, StaffSession, StaffUser
 from bot.store import session_scope
+
+log = logging.getLogger(__name__)
 
 COOKIE = "zhixun_staff"
 CSRF_HEADER = "X-CSRF-Token"
@@ -41,14 +49,50 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def is_loopback_host(host: str | None) -> bool:
+    if not host:
+        return False
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def reached_over_https(request: Request) -> bool:
+    # A forged header can only make the cookie stricter, so it is believed.
+    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return request.url.scheme == "https" or forwarded == "https"
+
+
 class SessionManager:
-    def __init__(self, engine: Engine, secret_key: str, lifetime: timedelta, secure: bool) -> None:
+    def __init__(
+        self, engine: Engine, secret_key: str, lifetime: timedelta, secure: bool | None = None
+    ) -> None:
+        """``secure``: the cookie's Secure flag; None decides per request (see module doc)."""
         self.engine = engine
         self.lifetime = lifetime
         self.secure = secure
         self._serializer = URLSafeTimedSerializer(secret_key, salt=_SALT)
+        self._warned_plain_http = False
 
-    def create(self, staff: StaffUser, response: Response) -> str:
+    def cookie_secure(self, request: Request) -> bool:
+        if self.secure is not None:
+            return self.secure
+        return reached_over_https(request) or not is_loopback_host(request.url.hostname)
+
+    def _warn_if_cookie_will_be_dropped(self, request: Request, secure: bool) -> None:
+        if secure and not reached_over_https(request) and not self._warned_plain_http:
+            self._warned_plain_http = True
+            log.warning(
+                "staff console reached over plain HTTP on a non-loopback host: browsers drop the "
+                "Secure session cookie. Serve it behind TLS (docs/security.md) or, on a trusted "
+                "network only, set ZHIXUN_STAFF_COOKIE_SECURE=false"
+            )
+
+    def create(self, staff: StaffUser, request: Request, response: Response) -> str:
         """Start a session for ``staff``; sets the cookie and returns the CSRF token."""
         token = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
@@ -64,12 +108,14 @@ class SessionManager:
                     expires_at=now + self.lifetime,
                 )
             )
+        secure = self.cookie_secure(request)
+        self._warn_if_cookie_will_be_dropped(request, secure)
         response.set_cookie(
             COOKIE,
             self._serializer.dumps(token),
             max_age=int(self.lifetime.total_seconds()),
             httponly=True,
-            secure=self.secure,
+            secure=secure,
             samesite="strict",
             path="/",
         )
@@ -89,7 +135,12 @@ class SessionManager:
         token = self._token(request)
         if token is None:
             return None
-        token_hash = _hash(token)
+        client = request.client.host if request.client else None
+        return self.revalidate(_hash(token), client)
+
+    def revalidate(self, token_hash: str, client_ip: str | None = None) -> StaffContext | None:
+        """The session behind ``token_hash`` if it still exists, is unexpired and its account
+        is active (what a long-lived stream re-checks before every event)."""
         with session_scope(self.engine) as session:
             row = session.get(StaffSession, token_hash)
             if row is None or row.expires_at <= utcnow():
@@ -97,16 +148,15 @@ class SessionManager:
             staff = session.get(StaffUser, row.staff_id)
             if staff is None or not staff.active:
                 return None
-            client = request.client.host if request.client else None
-            return StaffContext(staff, row.csrf_token, token_hash, client)
+            return StaffContext(staff, row.csrf_token, token_hash, client_ip)
 
-    def end(self, context: StaffContext, response: Response) -> None:
+    def end(self, context: StaffContext, request: Request, response: Response) -> None:
         with session_scope(self.engine) as session:
             session.execute(
                 delete(StaffSession).where(StaffSession.token_hash == context.token_hash)
             )
         response.delete_cookie(
-            COOKIE, path="/", httponly=True, secure=self.secure, samesite="strict"
+            COOKIE, path="/", httponly=True, secure=self.cookie_secure(request), samesite="strict"
         )
 
 
@@ -134,6 +184,27 @@ async def staff_with_csrf(
     return context
 
 
+def require_admin(context: StaffContext) -> StaffContext:
+    if context.staff.role != ROLE_ADMIN:
+        raise HTTPException(status_code=403, detail="此操作需要管理员权限")
+    return context
+
+
+async def admin_staff(
+    context: Annotated[StaffContext, Depends(current_staff)],
+) -> StaffContext:
+    """The signed-in staff member if an admin, or 403."""
+    return require_admin(context)
+
+
+async def admin_with_csrf(
+    context: Annotated[StaffContext, Depends(staff_with_csrf)],
+) -> StaffContext:
+    return require_admin(context)
+
+
 CurrentStaff = Annotated[StaffContext, Depends(current_staff)]
 CsrfStaff = Annotated[StaffContext, Depends(staff_with_csrf)]
+AdminStaff = Annotated[StaffContext, Depends(admin_staff)]
+AdminCsrfStaff = Annotated[StaffContext, Depends(admin_with_csrf)]
 Sessions = Annotated[SessionManager, Depends(sessions)]

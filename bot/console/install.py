@@ -6,7 +6,6 @@ the web app module itself."""
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from datetime import timedelta
@@ -26,13 +25,12 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MAX_API_BODY = 64 * 1024
-_NO_STORE = ("/api/session", "/api/handoffs", "/api/console", "/api/chat/")
+_NO_STORE = ("/api/session", "/api/handoffs", "/api/console", "/api/staff", "/api/chat/")
 
 
 class ApiGuard:
-    """Refuses oversized request bodies on ``/api`` up front (413) and keeps staff data out of
-    caches."""
+    """Keeps staff data out of caches. (Request bodies are bounded for every route by
+    :mod:`bot.gateway.limits`, on the bytes actually read.)"""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -40,24 +38,6 @@ class ApiGuard:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/api/"):
             await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        length = headers.get(b"content-length", b"0")
-        if not length.isdigit() or int(length) > MAX_API_BODY:
-            body = json.dumps(
-                {"detail": f"请求体过大（上限{MAX_API_BODY // 1024}KB）"}, ensure_ascii=False
-            ).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 413,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
             return
         no_store = scope["path"].startswith(_NO_STORE)
 
@@ -106,7 +86,7 @@ def install_handoff(
         engine,
         _secret_key(settings),
         timedelta(hours=settings.staff_session_hours),
-        secure=settings.is_production,
+        secure=settings.staff_cookie_secure,
     )
     app.state.console_config = load_console_config(settings)
     app.include_router(api.router)

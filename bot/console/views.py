@@ -80,6 +80,7 @@ def ticket_summary(
     default_minutes: float,
     reveal: bool = False,
     queue: bool = True,
+    show_callback_phone: bool = False,
 ) -> dict[str, Any]:
     names = _staff_names(session, {i for i in (ticket.claimed_by, ticket.closed_by) if i})
     summary: dict[str, Any] = {
@@ -105,7 +106,11 @@ def ticket_summary(
         "closed_by": names.get(ticket.closed_by) if ticket.closed_by else None,
         "resolution": _shown(ticket.resolution, reveal),
         "callback_offered_at": _iso(ticket.callback_offered_at),
-        "callback_phone": (ticket.callback_phone if reveal else mask_phone(ticket.callback_phone))
+        "callback_phone": (
+            ticket.callback_phone
+            if reveal or show_callback_phone
+            else mask_phone(ticket.callback_phone)
+        )
         if ticket.callback_phone
         else None,
         "callback_message": _shown(ticket.callback_message, reveal),
@@ -150,8 +155,11 @@ def ticket_detail(
     default_minutes: float,
     reveal: bool = False,
     after_message: int = 0,
+    show_callback_phone: bool = False,
 ) -> dict[str, Any]:
-    detail = ticket_summary(session, ticket, config, default_minutes, reveal)
+    detail = ticket_summary(
+        session, ticket, config, default_minutes, reveal, show_callback_phone=show_callback_phone
+    )
     messages = messages_of(session, ticket.id, after_message)
     names = _staff_names(session, {m.staff_id for m in messages if m.staff_id})
     detail["revealed"] = reveal

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from bot.catalog import get_catalog
-from bot.eval.chat import run_questions
+from bot.eval.chat import ApiKeyRefused, run_questions
 from bot.eval.dataset import DatasetError, read_questions
 from bot.eval.outcomes import OutcomeReader
 from bot.eval.report import render, summarize
@@ -24,6 +24,11 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("file", type=Path, help='JSON lines: {"query", "doc_id", "style"}')
     settings = get_settings()
     chat.add_argument("--url", default=f"http://{settings.host}:{settings.web_port}")
+    chat.add_argument(
+        "--api-key",
+        default=os.environ.get("ZHIXUN_EVAL_API_KEY") or settings.demo_api_key,
+        help="key for /api/chat (default: $ZHIXUN_EVAL_API_KEY, else ZHIXUN_DEMO_API_KEY/.env)",
+    )
     chat.add_argument("--split", help='only rows whose "split" is this (e.g. heldout)')
     chat.add_argument("--concurrency", type=int, default=4)
     chat.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -45,17 +50,25 @@ def main(argv: list[str] | None = None) -> int:
     except DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    api_key = os.environ.get("ZHIXUN_EVAL_API_KEY") or os.environ.get("ZHIXUN_DEMO_API_KEY")
-    trials = asyncio.run(
-        run_questions(
-            args.url,
-            questions,
-            OutcomeReader(catalog),
-            concurrency=args.concurrency,
-            api_key=api_key,
-            progress=_progress,
+    if not args.api_key:
+        print(
+            "error: /api/chat needs an API key: --api-key or ZHIXUN_DEMO_API_KEY", file=sys.stderr
         )
-    )
+        return 2
+    try:
+        trials = asyncio.run(
+            run_questions(
+                args.url,
+                questions,
+                OutcomeReader(catalog),
+                concurrency=args.concurrency,
+                api_key=args.api_key,
+                progress=_progress,
+            )
+        )
+    except ApiKeyRefused as exc:
+        print(f"error: the API key was refused: {exc}", file=sys.stderr)
+        return 2
     report = summarize(trials)
     if args.failures:
         args.failures.write_text(

@@ -14,6 +14,10 @@ from bot.eval.dataset import Question
 from bot.eval.outcomes import ERROR, Outcome, OutcomeReader
 
 
+class ApiKeyRefused(RuntimeError):
+    """``/api/chat`` refused the key (401): no question can be asked, so the run stops."""
+
+
 @dataclass(frozen=True)
 class Trial:
     question: Question
@@ -29,6 +33,8 @@ async def _ask(
     started = time.perf_counter()
     try:
         response = await client.post(url, json={"sender": sender, "message": question.query})
+        if response.status_code == 401:
+            raise ApiKeyRefused(str(response.json().get("detail") or "API key refused"))
         response.raise_for_status()
         messages = response.json().get("messages") or []
     except (httpx.HTTPError, ValueError) as exc:

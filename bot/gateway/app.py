@@ -16,10 +16,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from bot.channels import api, web, wechat
 from bot.channels.base import Channel, ChannelContext, ChannelRegistry
 from bot.console.install import install_handoff
+from bot.console.pages import SECURITY_HEADERS
+from bot.gateway.limits import BodySizeLimit, body_limits
+from bot.gateway.log_privacy import drop_query_strings_from_access_log
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.router import TurnRouter
 from bot.settings import Settings, get_settings
@@ -40,7 +44,11 @@ class Gateway:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.rasa = RasaClient(settings.rasa_base_url, settings.rasa_timeout_seconds)
+        self.rasa = RasaClient(
+            settings.rasa_base_url,
+            settings.rasa_timeout_seconds,
+            gateway_token=settings.gateway_token,
+        )
         self.router = TurnRouter(self.rasa)
         self.channels = ChannelRegistry()
         self.engine = make_engine(settings.database_url)
@@ -81,7 +89,7 @@ def create_app(settings: Settings | None = None) -> tuple[FastAPI, Gateway]:
         await gateway.rasa.aclose()
         gateway.engine.dispose()
 
-    app = FastAPI(title="智询 Zhixun gateway", version="0.1.0", lifespan=lifespan)
+    app = _web_app(settings, lifespan)
     app.state.gateway = gateway
     # Human handoff (issue 5): turn interceptor, staff API + /console, background tasks.
     handoff = install_handoff(app, gateway.router, gateway.channels, settings, gateway.engine)
@@ -91,6 +99,8 @@ def create_app(settings: Settings | None = None) -> tuple[FastAPI, Gateway]:
             gateway.installed[module.NAME] = channel
     app.include_router(voice_router)  # POST /api/asr, GET/POST /api/tts (issue 10)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    # Added last: outermost, so no body reaches anything unbounded.
+    app.add_middleware(BodySizeLimit, limits=body_limits(settings))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
@@ -104,7 +114,10 @@ def create_app(settings: Settings | None = None) -> tuple[FastAPI, Gateway]:
 
     @app.get("/", include_in_schema=False)
     async def portal() -> FileResponse:
-        return FileResponse(HERE / "templates" / "portal.html", media_type="text/html")
+        # The console's policy: own scripts and styles only, never inside another site's frame.
+        return FileResponse(
+            HERE / "templates" / "portal.html", media_type="text/html", headers=SECURITY_HEADERS
+        )
 
     @app.get("/healthz")
     async def health() -> dict[str, object]:
@@ -113,6 +126,25 @@ def create_app(settings: Settings | None = None) -> tuple[FastAPI, Gateway]:
     return app, gateway
 
 
-def create_asgi_app() -> socketio.ASGIApp:
+def _web_app(settings: Settings, lifespan: Any) -> FastAPI:
+    """API docs from local files (no CDN) outside production; in production none at all:
+    no /docs, /redoc or /openapi.json."""
+    title, version = "智询 Zhixun gateway", "0.1.0"
+    if settings.is_production:
+        return FastAPI(
+            title=title,
+            version=version,
+            lifespan=lifespan,
+            docs_url=None,
+            redoc_url=None,
+            openapi_url=None,
+        )
+    return FastAPIOffline(title=title, version=version, lifespan=lifespan)
+
+
+def create_asgi_app() -> BodySizeLimit:
     app, gateway = create_app()
-    return socketio.ASGIApp(gateway.sio, other_asgi_app=app, socketio_path="socket.io")
+    drop_query_strings_from_access_log()
+    sockets = socketio.ASGIApp(gateway.sio, other_asgi_app=app, socketio_path="socket.io")
+    # The socket.io transport reads its request bodies whole: bound them here as well.
+    return BodySizeLimit(sockets, body_limits(gateway.settings))

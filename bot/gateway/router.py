@@ -37,4 +37,5 @@ class TurnRouter:
         for interceptor in self._interceptors:
             if await interceptor.intercept(turn):
                 return []
-        return await self._rasa.send(turn.conversation_id, turn.text, {"channel": turn.channel})
+        metadata = {"channel": turn.channel, "client": turn.client}
+        return await self._rasa.send(turn.conversation_id, turn.text, metadata)

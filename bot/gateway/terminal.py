@@ -13,6 +13,12 @@ from bot.settings import get_settings
 def main() -> None:
     settings = get_settings()
     url = f"http://{settings.host}:{settings.web_port}/api/chat"
+    if not settings.demo_api_key:
+        print(
+            "No ZHIXUN_DEMO_API_KEY in .env: start the assistant with `make run`.", file=sys.stderr
+        )
+        return
+    headers = {"Authorization": f"Bearer {settings.demo_api_key}"}
     sender = f"terminal-{uuid.uuid4().hex[:12]}"
     print("智询 terminal chat — type a question, Ctrl-D to quit.")
     while True:
@@ -24,7 +30,9 @@ def main() -> None:
         if not text:
             continue
         try:
-            response = httpx.post(url, json={"sender": sender, "message": text}, timeout=30)
+            response = httpx.post(
+                url, json={"sender": sender, "message": text}, headers=headers, timeout=30
+            )
         except httpx.HTTPError:
             print(f"Cannot reach {url}: is `make run` running?", file=sys.stderr)
             continue

@@ -24,6 +24,7 @@ from bot.channels.base import (
     DeliveryFailed,
     DeliveryRefused,
     Turn,
+    TurnFailed,
 )
 from bot.handoff import texts
 from bot.handoff.callback import (
@@ -125,37 +126,51 @@ class HandoffDesk:
     async def intercept(self, turn: Turn) -> bool:
         """True when the turn belongs to an open ticket (or is the rating): the bot stays out.
 
-        If the store cannot be read the turn goes on to Rasa: a conversation with an open
-        ticket is paused there as well, so the bot still stays silent in it.
+        If the store cannot be read, the turn goes on to the bot only when Rasa says the
+        conversation is not paused. Otherwise it would vanish into a paused tracker, unseen by
+        staff: :class:`TurnFailed` hands it back to the channel (nothing of it was kept) and
+        the citizen is asked to send it again.
         """
         try:
             return await self._intercept(turn)
-        except SQLAlchemyError:
-            log.exception("handoff store unavailable; passing the turn to Rasa")
+        except SQLAlchemyError as error:
+            log.warning("handoff store unavailable for a turn (%s)", type(error).__name__)
+        if await self._bot_is_listening(turn.conversation_id):
+            return False
+        raise TurnFailed(texts.NOT_RECEIVED)
+
+    async def _bot_is_listening(self, conversation_id: str) -> bool:
+        try:
+            return not await self.rasa.is_paused(conversation_id)
+        except RasaUnavailable:
             return False
 
     async def _intercept(self, turn: Turn) -> bool:
         kind, ticket = await to_thread.run_sync(self._route_turn, turn)
-        if kind == "stored":
-            await self.feed.poke()
-            return True
+        if kind == "none" or ticket is None:
+            # No open ticket. A closed one may still wait for its resume (Rasa was away).
+            for pending in await to_thread.run_sync(self._tickets_to_resume, turn.conversation_id):
+                await self._resume(pending)
+            return await self._maybe_rating(turn)
+        # The turn is on the ticket now: a store failure after this point must not ask the
+        # citizen to send it a second time.
+        try:
+            await self._after_stored(kind, ticket, turn)
+        except SQLAlchemyError as error:
+            log.warning("after a turn on ticket %s: %s", ticket.id, type(error).__name__)
+        return True
+
+    async def _after_stored(self, kind: str, ticket: Ticket, turn: Turn) -> None:
+        await self.feed.poke()
         if kind == "invalid_phone":
-            await self.feed.poke()
             await self.deliver(
                 turn.conversation_id,
                 turn.channel,
                 [notice(texts.INVALID_PHONE, "callback_offer")],
-                ticket.id if ticket else None,
+                ticket.id,
             )
-            return True
-        if kind == "callback":
-            await self.feed.poke()
+        elif kind == "callback":
             await self._resume(ticket)
-            return True
-        # No open ticket. A closed one may still wait for its resume (Rasa was away).
-        for pending in await to_thread.run_sync(self._tickets_to_resume, turn.conversation_id):
-            await self._resume(pending)
-        return await self._maybe_rating(turn)
 
     def _tickets_to_resume(self, conversation_id: str) -> list[Ticket]:
         with session_scope(self.engine) as session:

@@ -1,7 +1,7 @@
-"""Tables of the human handoff: tickets, their messages, the audit log, the API mailbox.
+"""Tables of the human handoff: tickets, their messages, the audit log.
 
 The schema itself is owned by the migration ``0002_handoff``; these classes mirror it (a test
-compares the two).
+compares the two). Messages for citizens live in the channels' outbox (``0005_outbox``).
 """
 
 from __future__ import annotations
@@ -140,15 +140,3 @@ class AuditEntry(Base):
     ticket_id: Mapped[int | None] = mapped_column(Integer, index=True)
     detail: Mapped[str] = mapped_column(Text, default="")
     client_ip: Mapped[str | None] = mapped_column(String(64))
-
-
-class MailboxItem(Base):
-    """A message for a conversation whose channel cannot be pushed to (``/api/chat``)."""
-
-    __tablename__ = "handoff_mailbox"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    payload: Mapped[str] = mapped_column(Text)
-    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

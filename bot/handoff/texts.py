@@ -83,5 +83,10 @@ def rating_thanks(rating: int) -> str:
 
 
 FAILED = f"抱歉，转人工暂时没有成功。着急的话请拨打{HOTLINE}。"
+# The store is down and the message could not be kept: the channel hands it back as not sent.
+NOT_RECEIVED = (
+    "抱歉，系统暂时出了点故障，您刚才的消息没有发送成功。"
+    f"请稍等一两分钟再发一次；着急的话可以拨打{HOTLINE}。"
+)
 OFFER = "这个问题我没法给您可靠的答复。需要的话，我可以为您转接人工客服。"
 OFFER_BUTTON = ("转人工", "转人工")

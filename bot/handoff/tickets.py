@@ -40,7 +40,7 @@ from bot.handoff.models import (
     utcnow,
 )
 from bot.handoff.summary import Line
-from bot.staff.models import StaffUser
+from bot.staff.models import StaffReply, StaffUser
 from bot.store import session_scope
 
 _CLAIM_HISTORY = 20
@@ -326,26 +326,97 @@ def claim(engine: Engine, ticket_id: int, staff: StaffUser, client_ip: str | Non
         return get_ticket(session, ticket_id)
 
 
+@dataclass(frozen=True)
+class StoredReply:
+    """A staff reply as stored. ``first`` is False when a retry with the same client id found
+    the reply already there (then ``delivered`` is what its delivery came to, None if unknown).
+    """
+
+    ticket: Ticket
+    message: TicketMessage
+    first: bool = True
+    delivered: bool | None = None
+    delivery_problem: str | None = None
+
+
 def reply(
-    engine: Engine, ticket_id: int, staff: StaffUser, text: str, client_ip: str | None = None
-) -> tuple[Ticket, TicketMessage]:
+    engine: Engine,
+    ticket_id: int,
+    staff: StaffUser,
+    text: str,
+    client_ip: str | None = None,
+    client_id: str | None = None,
+) -> StoredReply:
+    """Store a staff reply, once per ``client_id`` (the console's id for it) on the ticket."""
+    try:
+        with session_scope(engine) as session:
+            earlier = _earlier_reply(session, ticket_id, staff, client_id)
+            if earlier is not None:
+                return earlier
+            ticket = get_ticket(session, ticket_id)
+            if ticket.state == WAITING:
+                raise TicketConflict(f"请先认领工单 {ticket_id} 再回复")
+            if ticket.state != CLAIMED or ticket.claimed_by != staff.id:
+                raise _conflict(session, ticket_id, "回复")
+            message = add_message(session, ticket, STAFF, text, staff_id=staff.id)
+            if client_id is not None:
+                session.add(
+                    StaffReply(
+                        ticket_id=ticket_id,
+                        client_id=client_id,
+                        message_id=message.id,
+                        staff_id=staff.id,
+                    )
+                )
+                session.flush()
+            audit(
+                session,
+                "reply",
+                actor=staff.username,
+                staff_id=staff.id,
+                ticket_id=ticket_id,
+                detail={"message_id": message.id, "chars": len(text)},
+                client_ip=client_ip,
+            )
+            return StoredReply(ticket, message)
+    except IntegrityError:
+        # The same reply arrived twice at once: the key let one in; answer like a retry.
+        with session_scope(engine) as session:
+            earlier = _earlier_reply(session, ticket_id, staff, client_id)
+            if earlier is None:
+                raise
+            return earlier
+
+
+def _earlier_reply(
+    session: Session, ticket_id: int, staff: StaffUser, client_id: str | None
+) -> StoredReply | None:
+    if client_id is None:
+        return None
+    key = session.get(StaffReply, (ticket_id, client_id))
+    if key is None:
+        return None
+    if key.staff_id != staff.id:
+        raise TicketConflict("回复编号已被使用，请刷新页面后重试")
+    message = session.get(TicketMessage, key.message_id)
+    if message is None:
+        return None
+    return StoredReply(
+        get_ticket(session, ticket_id), message, False, key.delivered, key.delivery_problem
+    )
+
+
+def record_reply_delivery(
+    engine: Engine, ticket_id: int, client_id: str, delivered: bool, problem: str | None
+) -> None:
+    """What the first delivery of a keyed reply came to, for its retries to report."""
     with session_scope(engine) as session:
-        ticket = get_ticket(session, ticket_id)
-        if ticket.state == WAITING:
-            raise TicketConflict(f"请先认领工单 {ticket_id} 再回复")
-        if ticket.state != CLAIMED or ticket.claimed_by != staff.id:
-            raise _conflict(session, ticket_id, "回复")
-        message = add_message(session, ticket, STAFF, text, staff_id=staff.id)
-        audit(
-            session,
-            "reply",
-            actor=staff.username,
-            staff_id=staff.id,
-            ticket_id=ticket_id,
-            detail={"message_id": message.id, "chars": len(text)},
-            client_ip=client_ip,
+        session.execute(
+            update(StaffReply)
+            .where(StaffReply.ticket_id == ticket_id, StaffReply.client_id == client_id)
+            .values(delivered=delivered, delivery_problem=problem[:200] if problem else None)
+            .execution_options(synchronize_session=False)
         )
-        return ticket, message
 
 
 def transfer(

@@ -70,6 +70,12 @@ _PATTERNS: tuple[tuple[Refusal, str], ...] = (
         r"(?:去世|过世|死了|走了).{0,20}(?:继续领|接着领|照样领|一直领|还在发|不去销|不注销|先别报)",
     ),
     (Refusal.FRAUD, r"(?:重复领|领两份|多领一份|两边都领|两头领)"),
+    # Hiding a new job from a benefit office by having contributions start late.
+    (
+        Refusal.FRAUD,
+        r"(?:晚点|晚些|晚几个月|推迟|延后|先别|先不|暂时不|别)(?:给我|帮我|替我)?(?:交|缴|上|报|办)"
+        r"(?:社保|医保|五险|保险|参保|用工登记)",
+    ),
     (
         Refusal.FORGERY,
         r"(?:社保卡|医保卡|身份证|户口本|残疾证|优待证).{0,12}(?:出手|转卖|卖掉|变现)",
@@ -104,6 +110,12 @@ _PATTERNS: tuple[tuple[Refusal, str], ...] = (
     ),
     (Refusal.OTHERS_DATA, r"(?:查|看|调|找|翻)(?:一下|一查|查|看)?[^我\d]{0,8}的" + _PERSONAL),
     (Refusal.OTHERS_DATA, r"(?:人肉|开房记录|查个人|查某人|查一个人|户籍信息|户籍资料)"),
+    # Someone else's marriage history, however close: only they (or a court) may ask.
+    (
+        Refusal.OTHERS_DATA,
+        r"(?:查|看|调|打听)(?:一下|一查|查|看)?.{0,4}(?:老公|老婆|丈夫|妻子|对象|未婚夫|未婚妻|男朋友|"
+        r"女朋友|男友|女友|他|她|别人|对方).{0,12}(?:结过婚|离过婚|婚史|婚姻记录|婚姻状况|结婚登记)",
+    ),
     (Refusal.OTHERS_DATA, r"(?:把|将).{0,12}" + _PERSONAL + r".{0,6}(?:发给?我|告诉我|给我看)"),
     (
         Refusal.OTHERS_DATA,

@@ -1,4 +1,8 @@
-"""``python -m bot.staff add|disable|reset-password NAME`` · ``demo`` · ``list``
+"""``python -m bot.staff add NAME [--role staff|admin]`` · ``disable|reset-password NAME`` ·
+``set-role NAME staff|admin`` · ``demo`` · ``list``
+
+Roles: ``staff`` work tickets; ``admin`` may also unmask personal data, manage accounts and see
+analytics. New accounts are ``staff`` unless ``--role admin`` is given.
 
 Passwords are read from standard input when it is not a terminal (one line), otherwise asked
 for twice without echo. Exit codes: 0 done, 1 refused (message on stderr), 2 wrong usage.
@@ -10,7 +14,6 @@ import argparse
 import getpass
 import sys
 
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from bot.settings import get_settings
@@ -20,10 +23,14 @@ from bot.staff.accounts import (
     check_password,
     disable_staff,
     ensure_demo,
+    list_staff,
     reset_password,
+    set_role,
 )
-from bot.staff.models import StaffUser
-from bot.store import get_engine, session_scope
+from bot.staff.models import ROLE_ADMIN, ROLE_STAFF, ROLES
+from bot.store import get_engine
+
+ROLE_LABELS = {ROLE_STAFF: "坐席", ROLE_ADMIN: "管理员"}
 
 
 def read_password(prompt: str = "密码：") -> str:
@@ -40,10 +47,10 @@ def read_password(prompt: str = "密码：") -> str:
 
 
 def _list() -> None:
-    with session_scope(get_engine()) as session:
-        for staff in session.scalars(select(StaffUser).order_by(StaffUser.username)):
-            state = "启用" if staff.active else "停用"
-            print(f"{staff.username}\t{staff.display_name}\t{staff.department or '-'}\t{state}")
+    for staff in list_staff(get_engine()):
+        state = "启用" if staff.active else "停用"
+        role = ROLE_LABELS.get(staff.role, staff.role)
+        print(f"{staff.username}\t{staff.display_name}\t{staff.department or '-'}\t{state}\t{role}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,31 +60,46 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("name")
     add.add_argument("--display-name", help="群众看到的称呼，如“张工”；默认同用户名")
     add.add_argument("--department", help="所属部门，如“区民政局”")
+    add.add_argument(
+        "--role",
+        choices=ROLES,
+        default=ROLE_STAFF,
+        help="staff（坐席，默认）或 admin（管理员：可查看完整号码、管理账号、查看统计）",
+    )
     commands.add_parser("disable", help="停用账号并使其登录立即失效").add_argument("name")
     commands.add_parser("reset-password", help="重设密码（同时解除锁定、重新启用）").add_argument(
         "name"
     )
-    commands.add_parser("demo", help="开发环境：建立演示账号 demo 并打印新密码")
+    role = commands.add_parser("set-role", help="更改账号角色（staff 或 admin）")
+    role.add_argument("name")
+    role.add_argument("role", choices=ROLES)
+    commands.add_parser("demo", help="开发环境：建立演示管理员账号 demo 并打印新密码")
     commands.add_parser("list", help="列出全部账号")
     args = parser.parse_args(argv)
 
     engine = get_engine()
+    secret = get_settings().secret_key
     try:
         if args.command == "add":
-            add_staff(engine, args.name, read_password(), args.display_name, args.department)
-            print(f"已新建账号 {args.name}")
+            add_staff(
+                engine, args.name, read_password(), args.display_name, args.department, args.role
+            )
+            print(f"已新建账号 {args.name}（{ROLE_LABELS[args.role]}）")
         elif args.command == "disable":
             disable_staff(engine, args.name)
             print(f"已停用账号 {args.name}")
         elif args.command == "reset-password":
-            reset_password(engine, args.name, read_password("新密码："))
+            reset_password(engine, args.name, read_password("新密码："), secret)
             print(f"已重设账号 {args.name} 的密码")
+        elif args.command == "set-role":
+            set_role(engine, args.name, args.role)
+            print(f"账号 {args.name} 的角色已改为{ROLE_LABELS[args.role]}")
         elif args.command == "demo":
             if get_settings().is_production:
                 print("生产环境不建立演示账号", file=sys.stderr)
                 return 1
-            username, password = ensure_demo(engine)
-            print(f"演示坐席账号（仅开发环境）：用户名 {username}  密码 {password}")
+            username, password = ensure_demo(engine, secret)
+            print(f"演示管理员账号（仅开发环境）：用户名 {username}  密码 {password}")
         else:
             _list()
     except AccountError as error:

@@ -1,14 +1,21 @@
-"""Staff accounts and their console sessions (schema: migration ``0002_handoff``)."""
+"""Staff accounts, their console sessions, the login throttle and the keys of staff replies
+(schema: migrations ``0002_handoff`` and ``0006_staff_security``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.handoff.models import UTCDateTime
 from bot.store import Base
+
+# Roles. Staff work tickets; admins may also unmask personal data, manage accounts and see
+# analytics.
+ROLE_STAFF = "staff"
+ROLE_ADMIN = "admin"
+ROLES = (ROLE_STAFF, ROLE_ADMIN)
 
 
 class StaffUser(Base):
@@ -21,11 +28,16 @@ class StaffUser(Base):
     department: Mapped[str | None] = mapped_column(String(64))
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    role: Mapped[str] = mapped_column(
+        String(16), default=ROLE_STAFF, server_default=text(f"'{ROLE_STAFF}'")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ROLE_ADMIN
 
 
 class StaffSession(Base):
@@ -40,3 +52,35 @@ class StaffSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins per typed username, whether or not such an account exists.
+
+    ``key`` is an HMAC of the normalised username, so nothing anyone typed is stored."""
+
+    __tablename__ = "staff_login_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StaffReply(Base):
+    """The id the console generated for a staff reply: a retry with the same id is answered
+    from here instead of storing and delivering the reply again."""
+
+    __tablename__ = "staff_replies"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("handoff_tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    client_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("handoff_messages.id", ondelete="CASCADE"), index=True
+    )
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    # None until delivery was attempted.
+    delivered: Mapped[bool | None] = mapped_column(Boolean)
+    delivery_problem: Mapped[str | None] = mapped_column(String(200))

@@ -80,13 +80,29 @@ class LookupOutcome(str, Enum):
     FOUND = "found"
     UNKNOWN_NUMBER = "unknown_number"
     WRONG_PHONE_TAIL = "wrong_phone_tail"
+    WRONG_FULL_PHONE = "wrong_full_phone"
+    # Refused by a spent budget (bot/status/budgets.py), named after the budget that waits longest.
     LOCKED_CONVERSATION = "locked_conversation"
+    LOCKED_CLIENT = "locked_client"
     LOCKED_APPLICATION = "locked_application"
-    PENDING = "pending"  # only inside the lookup's own transaction
+    LOCKED_GLOBAL = "locked_global"
 
     @property
     def is_failure(self) -> bool:
-        return self in (LookupOutcome.UNKNOWN_NUMBER, LookupOutcome.WRONG_PHONE_TAIL)
+        return self in (
+            LookupOutcome.UNKNOWN_NUMBER,
+            LookupOutcome.WRONG_PHONE_TAIL,
+            LookupOutcome.WRONG_FULL_PHONE,
+        )
+
+    @property
+    def is_refusal(self) -> bool:
+        return self in (
+            LookupOutcome.LOCKED_CONVERSATION,
+            LookupOutcome.LOCKED_CLIENT,
+            LookupOutcome.LOCKED_APPLICATION,
+            LookupOutcome.LOCKED_GLOBAL,
+        )
 
 
 FAILED_OUTCOMES = tuple(o.value for o in LookupOutcome if o.is_failure)

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from bot.settings import get_settings
-from bot.voice.audio import AudioError, AudioTooLarge
+from bot.voice.audio import AudioError
 from bot.voice.recognizer import NOT_HEARD
 from bot.voice.service import ServiceBusy, get_speech_service
 from bot.voice.tts import TtsBusy, TtsEngine, TtsUnavailable
@@ -30,8 +30,6 @@ log = logging.getLogger(__name__)
 
 SESSION_HEADER = "X-Zhixun-Session"
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-# Multipart framing around the audio: field headers, boundary lines.
-_MULTIPART_OVERHEAD = 16 * 1024
 
 _tts: TtsEngine | None = None
 
@@ -110,11 +108,8 @@ async def recognize(
     if (problem := _caller_problem(request, session)) is not None:
         return problem
     service = get_speech_service()
-    limit = service.limits.max_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit + _MULTIPART_OVERHEAD:
-        return _error(AudioTooLarge.status, f"录音文件太大（上限 {limit // (1024 * 1024)} MB）。")
-    data = await audio.read(limit + 1)
+    # The request body is bounded as it is read (bot.gateway.limits); this bounds the file.
+    data = await audio.read(service.limits.max_bytes + 1)
     try:
         transcript = await service.transcribe(data)
     except AudioError as error:

@@ -12,11 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from bot.channels.base import TurnFailed
 from bot.channels.wechat.models import WeChatAccessToken, WeChatInbound
 from bot.channels.wechat.render import TEXT_LIMIT_BYTES
 from bot.channels.wechat.texts import PLEASE_TYPE, UNSUPPORTED, WELCOME
 from bot.gateway.app import create_app
 from bot.handoff.models import utcnow
+from bot.handoff.texts import NOT_RECEIVED
 from bot.store import session_scope
 from tests.channels.conftest import ScriptedRasa, WeChatApp, assemble, wechat_settings
 from tests.channels.peer import WeChatPeer, message_xml, new_openid, text_xml
@@ -66,7 +68,7 @@ def test_text_message_gets_a_passive_reply(wechat: WeChatApp, mode: str) -> None
     assert reply.target == openid and reply.source == wechat.settings.wechat_account_id
     turn = wechat.rasa.turns()[0]
     assert turn["sender"] == f"wechat:{openid}"
-    assert turn["metadata"] == {"channel": "wechat"}
+    assert turn["metadata"] == {"channel": "wechat", "client": "wechat"}
 
 
 def test_safe_mode_reply_is_encrypted(wechat: WeChatApp) -> None:
@@ -280,3 +282,13 @@ def test_a_crashing_turn_gets_an_apology_not_a_500(
     with session_scope(wechat.engine) as session:
         assert session.scalars(select(WeChatInbound.state)).all() == ["failed"]
     assert wechat.peer.say(openid, "你好", 9201) is None  # a retry does not run it again
+
+
+def test_a_turn_the_store_could_not_take_asks_to_send_again(
+    wechat: WeChatApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def store_down(turn: object) -> list:
+        raise TurnFailed(NOT_RECEIVED)
+
+    monkeypatch.setattr(wechat.gateway.router, "handle", store_down)
+    assert wechat.peer.say(new_openid(), "我想问低保", 9202) == NOT_RECEIVED

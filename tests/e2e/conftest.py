@@ -14,8 +14,11 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from bot.apikeys.store import authenticate
+from bot.channels.api import conversation_of
 from bot.services import Stack, start_scratch_stack
 from bot.settings import PROJECT_ROOT, Settings
+from bot.store import make_engine
 
 
 @dataclass
@@ -40,6 +43,25 @@ class LiveStack:
     def database_url(self) -> str:
         return self.settings.database_url
 
+    @property
+    def api_key(self) -> str:
+        """The scratch stack's key for ``/api/chat`` (its demo key, registered on start)."""
+        return self.settings.demo_api_key
+
+    @property
+    def api_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    def api_conversation(self, sender: str) -> str:
+        """The conversation an ``/api/chat`` sender is (each key has its own sender space)."""
+        engine = make_engine(self.database_url)
+        try:
+            key = authenticate(engine, self.api_key)
+        finally:
+            engine.dispose()
+        assert key is not None, "the stack's API key is not registered"
+        return conversation_of(key, sender)
+
     def rest(self, sender: str, text: str) -> list[dict]:
         """One turn through Rasa's REST channel; returns the bot's messages."""
         response = httpx.post(
@@ -53,7 +75,10 @@ class LiveStack:
     def chat(self, sender: str, text: str) -> httpx.Response:
         """One turn through the gateway's /api/chat."""
         return httpx.post(
-            f"{self.web_url}/api/chat", json={"sender": sender, "message": text}, timeout=60
+            f"{self.web_url}/api/chat",
+            json={"sender": sender, "message": text},
+            headers=self.api_headers,
+            timeout=60,
         )
 
     def parse(self, text: str) -> dict:

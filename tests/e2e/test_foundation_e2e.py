@@ -37,6 +37,10 @@ def test_greeting_through_the_gateway_api(stack: LiveStack) -> None:
     assert response.status_code == 200
     reply = texts(response.json()["messages"])
     assert "您好" in reply and "办件进度" in reply
+    keyless = httpx.post(
+        f"{stack.web_url}/api/chat", json={"sender": "e2e-api-greet", "message": "你好"}
+    )
+    assert keyless.status_code == 401 and "API 密钥" in keyless.json()["detail"]
 
 
 def test_bot_challenge_is_answered_honestly(stack: LiveStack) -> None:
@@ -116,7 +120,9 @@ def test_malformed_requests_get_a_clear_4xx(
     stack: LiveStack, body: bytes, content_type: str
 ) -> None:
     api = httpx.post(
-        f"{stack.web_url}/api/chat", content=body, headers={"Content-Type": content_type}
+        f"{stack.web_url}/api/chat",
+        content=body,
+        headers={**stack.api_headers, "Content-Type": content_type},
     )
     assert api.status_code == 422
     assert api.json()["detail"]

@@ -63,7 +63,7 @@ def test_citizen_and_staff_talk_in_real_time(
     citizen.locator("#zx-launcher").click()
     say(citizen, "转人工")
     expect(citizen.locator(".zx-bot").last).to_contain_text("转接人工", timeout=TIMEOUT)
-    session_id = citizen.evaluate("localStorage.getItem('zhixun.session_id')")
+    session_id = citizen.locator("#zx-panel").get_attribute("data-zx-session")
     conversation_id = f"web-{session_id}"
     bot_lines = citizen.locator(".zx-bot").count()
 
@@ -129,6 +129,42 @@ def test_citizen_and_staff_talk_in_real_time(
     expect(citizen.locator(".zx-bot").last).to_contain_text("办件进度", timeout=TIMEOUT)
     citizen.screenshot(path=str(shots / "handoff-widget.png"))
     api.close()
+
+
+def test_a_reopened_widget_shows_what_staff_sent_meanwhile_once(
+    handoff_stack: LiveStack, staff_login: tuple[str, str], browser: Browser
+) -> None:
+    """The citizen closes the tab during a handoff; staff answer three times; the reopened
+    widget shows the three answers, each once, and nothing it had already shown."""
+    stack = handoff_stack
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    page.goto(stack.web_url)
+    page.locator("#zx-launcher").click()
+    say(page, "转人工")
+    expect(page.locator(".zx-bot").last).to_contain_text("转接人工", timeout=TIMEOUT)
+    session_id = page.locator("#zx-panel").get_attribute("data-zx-session")
+    api = StaffApi(stack.web_url, *staff_login)
+    ticket = api.ticket_of(f"web-{session_id}")
+    assert ticket is not None
+    assert api.post(ticket["id"], "claim").status_code == 200
+    expect(page.locator(".zx-handoff").last).to_contain_text("已接入", timeout=TIMEOUT)
+    page.close()
+
+    replies = ["您好，我看到您的留言了。", "低保请带户口本。", "还有收入证明。"]
+    for reply in replies:
+        assert api.post(ticket["id"], "messages", {"text": reply}).status_code == 201
+
+    page = context.new_page()
+    page.goto(stack.web_url)
+    page.locator("#zx-launcher").click()
+    expect(page.locator(".zx-staff .zx-text")).to_have_text(replies, timeout=TIMEOUT)
+    page.wait_for_timeout(1000)  # a repeat would have arrived by now
+    expect(page.locator(".zx-staff")).to_have_count(3)
+    expect(page.locator(".zx-handoff, .zx-bot")).to_have_count(0)  # shown before the tab closed
+    api.post(ticket["id"], "close", {"resolution": "已答复"})
+    api.close()
+    context.close()
 
 
 def test_console_login_rejects_a_wrong_password(

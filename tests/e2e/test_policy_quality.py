@@ -22,7 +22,13 @@ def test_heldout_questions_through_the_chat_hold_their_level(stack: LiveStack) -
     catalog = get_catalog()
     questions = read_questions(HELDOUT, catalog.ids)
     trials = asyncio.run(
-        run_questions(stack.web_url, questions, OutcomeReader(catalog), concurrency=4)
+        run_questions(
+            stack.web_url,
+            questions,
+            OutcomeReader(catalog),
+            concurrency=4,
+            api_key=stack.api_key,
+        )
     )
     report = summarize(trials)
     misses = "\n".join(

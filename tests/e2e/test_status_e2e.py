@@ -70,7 +70,9 @@ def test_wrong_tail_discloses_nothing_and_matches_an_unknown_number(stack: LiveS
     assert texts(unknown) == texts(wrong_tail)  # no oracle for which one was wrong
 
 
-def test_twenty_wrong_tails_from_fresh_conversations(stack: LiveStack) -> None:
+def test_twenty_wrong_tails_from_one_address(stack: LiveStack) -> None:
+    """Direct REST calls all come from rest:127.0.0.1: one caller in fresh conversations. Its
+    third failure on the number pauses the short proof for it; the owner's full number works."""
     senders = []
     for attempt in range(1, 21):
         sender = conversation(f"guess-{attempt}")
@@ -80,14 +82,19 @@ def test_twenty_wrong_tails_from_fresh_conversations(stack: LiveStack) -> None:
         reply = stack.rest(sender, f"{1000 + attempt}")
         assert_discloses_nothing(reply, FACTS_041)
         assert texts(reply), attempt
-        assert is_cooldown(reply) == (attempt >= 5), (attempt, texts(reply))
+        assert is_cooldown(reply) == (attempt >= 3), (attempt, texts(reply))
 
     owner = conversation("owner")
     senders.append(owner)
     stack.rest(owner, "查一下YX20261124041的进度")
-    refused = stack.rest(owner, "6384")  # the right tail
-    assert is_cooldown(refused)
+    refused = stack.rest(owner, "6384")  # the right tail, from the paused address
+    assert is_cooldown(refused) and "完整手机号" in texts(refused)
     assert_discloses_nothing(refused, FACTS_041)
+    assert "后四位" in texts(stack.rest(owner, "查一下YX20261124041的进度"))
+    reply = texts(stack.rest(owner, "13957216384"))  # the whole number gets the owner through
+    for expected in ("欧阳*华", "居住证", "科室初审"):
+        assert expected in reply, (expected, reply)
+    assert "欧阳明华" not in reply and "13957216384" not in reply
 
     engine = make_engine(stack.database_url)
     try:
@@ -98,10 +105,10 @@ def test_twenty_wrong_tails_from_fresh_conversations(stack: LiveStack) -> None:
     finally:
         engine.dispose()
     outcomes = [row.outcome for row in rows]
-    assert len(rows) == 21
-    assert outcomes.count("wrong_phone_tail") == 5
-    assert outcomes.count("locked_application") == 16
-    assert {row.application_no for row in rows} == {"YX20261124041"}
+    assert len(rows) == 22
+    assert outcomes.count("wrong_phone_tail") == 3
+    assert outcomes.count("locked_client") == 18
+    assert outcomes.count("found") == 1
 
 
 def test_two_applications_in_one_conversation(stack: LiveStack) -> None:

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from bot.apikeys.store import add_key
 from bot.channels.base import Channel, ChannelRegistry
 from bot.gateway.app import create_app
 from bot.gateway.messages import BotMessage, InvalidMessage, clean_text
 from bot.gateway.rasa_client import UNAVAILABLE_REPLY, RasaClient
 from bot.gateway.router import Turn, TurnRouter
 from bot.settings import Settings
+from bot.store import upgrade
 
 
 def test_clean_text_strips_controls_and_spaces() -> None:
@@ -55,9 +59,15 @@ class RecordingRasa:
 async def test_router_relays_to_rasa_with_channel_metadata() -> None:
     rasa = RecordingRasa()
     router = TurnRouter(RasaClient("http://rasa", 1, httpx.MockTransport(rasa)))
-    replies = await router.handle(Turn("c1", "web", "你好"))
+    replies = await router.handle(Turn("c1", "web", "你好", client="ip:203.0.113.7"))
     assert [r.text for r in replies] == ["您好"]
-    assert rasa.requests == [{"sender": "c1", "message": "你好", "metadata": {"channel": "web"}}]
+    assert rasa.requests == [
+        {
+            "sender": "c1",
+            "message": "你好",
+            "metadata": {"channel": "web", "client": "ip:203.0.113.7"},
+        }
+    ]
 
 
 async def test_router_interceptor_silences_the_bot() -> None:
@@ -114,14 +124,20 @@ async def test_registry_falls_back_for_unknown_channels() -> None:
 
 
 @pytest.fixture
-def client_and_rasa() -> tuple[TestClient, RecordingRasa]:
+def client_and_rasa(tmp_path: Path) -> Iterator[tuple[TestClient, RecordingRasa]]:
     rasa = RecordingRasa(
         [{"text": "您好，我是智询", "buttons": [{"title": "转人工", "payload": "转人工"}]}]
     )
-    app, gateway = create_app(Settings(_env_file=None, rasa_url="http://rasa"))
+    store = f"sqlite:///{tmp_path / 'zhixun.db'}"
+    upgrade(store)
+    app, gateway = create_app(Settings(_env_file=None, rasa_url="http://rasa", database_url=store))
     gateway.rasa = RasaClient("http://rasa", 1, httpx.MockTransport(rasa))
     gateway.router._rasa = gateway.rasa  # every channel holds the one router
-    return TestClient(app), rasa
+    key = add_key(gateway.engine, "gateway-test")
+    client = TestClient(app, headers={"Authorization": f"Bearer {key[1]}"})
+    client.key_id = key[0].id  # type: ignore[attr-defined]
+    yield client, rasa
+    gateway.engine.dispose()
 
 
 def test_api_chat_relays_and_returns_messages(client_and_rasa) -> None:
@@ -129,7 +145,8 @@ def test_api_chat_relays_and_returns_messages(client_and_rasa) -> None:
     response = client.post("/api/chat", json={"sender": "u1", "message": "你好"})
     assert response.status_code == 200
     assert response.json()["messages"][0]["buttons"][0]["title"] == "转人工"
-    assert rasa.requests[0]["sender"] == "u1"
+    assert rasa.requests[0]["sender"] == f"api-{client.key_id}-u1"
+    assert rasa.requests[0]["metadata"] == {"channel": "api", "client": "key:gateway-test"}
 
 
 @pytest.mark.parametrize(

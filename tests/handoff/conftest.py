@@ -28,6 +28,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import Engine
 
 from actions.handoff import ActionHandoffAskRating, ActionRequestHuman
+from bot.apikeys.store import KeyIdentity, add_key
+from bot.channels.api import conversation_of
 from bot.channels.base import BotMessage
 from bot.gateway.app import Gateway, create_app
 from bot.gateway.rasa_client import RasaClient
@@ -211,6 +213,13 @@ class Desk:
     engine: Engine
     settings: Settings
     reader: dict[str, str] | None = None
+    # The client sends this integration key on every request (``/api/chat`` needs one).
+    api_key: KeyIdentity | None = None
+
+    def conversation(self, sender: str) -> str:
+        """The conversation an ``/api/chat`` sender of this client's key is."""
+        assert self.api_key is not None
+        return conversation_of(self.api_key, sender)
 
     def staff(self, username: str, **kwargs: Any) -> str:
         add_staff(self.engine, username, PASSWORD, **kwargs)
@@ -248,7 +257,8 @@ class Desk:
             self.reader = self.login(self.staff("reader"))
         headers = self.reader
         tickets = self.client.get("/api/handoffs?state=waiting", headers=headers).json()
-        return next(t["id"] for t in tickets["tickets"] if t["conversation_id"] == sender)
+        conversation = self.conversation(sender)
+        return next(t["id"] for t in tickets["tickets"] if t["conversation_id"] == conversation)
 
 
 def use_settings_everywhere(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
@@ -284,8 +294,10 @@ def forget_process_settings() -> None:
 def build_desk(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Desk]:
     use_settings_everywhere(monkeypatch, settings)
     app, gateway, desk, rasa, web = assemble(settings)
-    with TestClient(app, client=("203.0.113.7", 50000)) as client:
-        yield Desk(client, gateway, desk, rasa, web, desk.engine, settings)
+    key, secret = add_key(desk.engine, "handoff-tests")
+    headers = {"Authorization": f"Bearer {secret}"}
+    with TestClient(app, client=("203.0.113.7", 50000), headers=headers) as client:
+        yield Desk(client, gateway, desk, rasa, web, desk.engine, settings, api_key=key)
     desk.engine.dispose()
     forget_process_settings()
 

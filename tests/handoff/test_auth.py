@@ -108,10 +108,15 @@ def test_login_sets_a_hardened_cookie_and_returns_csrf(sqlite_desk: Desk) -> Non
     assert response.status_code == 200
     assert len(response.json()["csrf_token"]) >= 32
     assert response.json()["staff"]["display_name"] == "赵工"
+    assert response.json()["staff"]["role"] == "staff"
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/" in cookie
+    # Not a loopback host: Secure, whatever the environment.
+    assert "; secure" in cookie
     assert response.headers["cache-control"] == "no-store"
-    me = sqlite_desk.client.get("/api/session")
+    me = sqlite_desk.client.get(
+        "/api/session", headers={"Cookie": f"zhixun_staff={response.cookies['zhixun_staff']}"}
+    )
     assert me.json()["csrf_token"] == response.json()["csrf_token"]
 
 
@@ -144,7 +149,7 @@ def test_lockout_after_repeated_failures(sqlite_desk: Desk) -> None:
     assert locked.status_code == 429
     assert "锁定" in locked.json()["detail"]
     assert int(locked.headers["retry-after"]) > 0
-    reset_password(desk.engine, "olga", PASSWORD)
+    reset_password(desk.engine, "olga", PASSWORD, desk.settings.secret_key)
     assert (
         desk.client.post(
             "/api/session", json={"username": "olga", "password": PASSWORD}

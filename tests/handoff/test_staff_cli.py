@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.settings import PROJECT_ROOT
-from bot.staff.accounts import authenticate
+from bot.staff.accounts import LoginPolicy, authenticate, find_staff
 from bot.store import make_engine
 
 PASSWORD = "a long staff password"
@@ -34,8 +34,14 @@ def staff_cli(
 
 
 def can_login(engine: Engine, username: str, password: str) -> bool:
-    result = authenticate(engine, username, password, 100, timedelta(minutes=1))
+    result = authenticate(engine, username, password, LoginPolicy(100, timedelta(minutes=1)))
     return result.staff is not None
+
+
+def role_of(engine: Engine, username: str) -> str:
+    staff = find_staff(engine, username)
+    assert staff is not None
+    return staff.role
 
 
 @pytest.fixture
@@ -59,7 +65,8 @@ def test_add_disable_and_reset(sqlite_url: str, engine: Engine) -> None:
     assert PASSWORD not in added.stdout + added.stderr
     assert can_login(engine, "zhang.san", PASSWORD)
     listed = staff_cli(sqlite_url, "list")
-    assert "zhang.san\t张工\t区民政局\t启用" in listed.stdout
+    assert "zhang.san\t张工\t区民政局\t启用\t坐席" in listed.stdout
+    assert role_of(engine, "zhang.san") == "staff"
 
     assert staff_cli(sqlite_url, "disable", "zhang.san").returncode == 0
     assert not can_login(engine, "zhang.san", PASSWORD)
@@ -68,6 +75,20 @@ def test_add_disable_and_reset(sqlite_url: str, engine: Engine) -> None:
     assert reset.returncode == 0, reset.stderr
     assert can_login(engine, "zhang.san", "another long one")
     assert not can_login(engine, "zhang.san", PASSWORD)
+
+
+def test_role_on_add_and_set_role(sqlite_url: str, engine: Engine) -> None:
+    added = staff_cli(sqlite_url, "add", "li.si", "--role", "admin", password=PASSWORD)
+    assert added.returncode == 0, added.stderr
+    assert "管理员" in added.stdout
+    assert role_of(engine, "li.si") == "admin"
+    assert "li.si\tli.si\t-\t启用\t管理员" in staff_cli(sqlite_url, "list").stdout
+    assert staff_cli(sqlite_url, "set-role", "li.si", "staff").returncode == 0
+    assert role_of(engine, "li.si") == "staff"
+    refused = staff_cli(sqlite_url, "add", "wang.wu", "--role", "root", password=PASSWORD)
+    assert refused.returncode == 2
+    assert find_staff(engine, "wang.wu") is None
+    assert staff_cli(sqlite_url, "set-role", "ghost", "admin").returncode == 1
 
 
 @pytest.mark.parametrize(
@@ -98,6 +119,8 @@ def test_demo_account_gets_a_fresh_password_each_time(sqlite_url: str, engine: E
     password = re.search(r"密码 (\S+)", first.stdout).group(1)  # type: ignore[union-attr]
     assert "用户名 demo" in first.stdout
     assert can_login(engine, "demo", password)
+    # A newcomer can try everything, unmasking and account management included.
+    assert role_of(engine, "demo") == "admin"
     second = staff_cli(sqlite_url, "demo", ZHIXUN_ENVIRONMENT="development")
     new_password = re.search(r"密码 (\S+)", second.stdout).group(1)  # type: ignore[union-attr]
     assert new_password != password

@@ -1,5 +1,6 @@
-"""The handoff tables: migration matches the models, one open ticket per conversation, the
-mailbox hands each message out once, timestamps stay UTC. On SQLite and PostgreSQL."""
+"""The handoff tables: migration matches the models, one open ticket per conversation,
+timestamps stay UTC. On SQLite and PostgreSQL. (The outbox that replaced the ``/api/chat``
+mailbox: tests/security/test_delivery.py.)"""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
-from bot.handoff import mailbox
 from bot.handoff.models import UTC, Ticket, utcnow
 from bot.handoff.summary import Line
 from bot.handoff.tickets import (
@@ -29,7 +29,6 @@ HANDOFF_TABLES = {
     "handoff_tickets",
     "handoff_messages",
     "handoff_audit",
-    "handoff_mailbox",
     "staff_users",
     "staff_sessions",
 }
@@ -107,23 +106,6 @@ def test_timestamps_come_back_as_utc(engine: Engine) -> None:
     assert loaded.created_at.utcoffset() == timedelta(0)
     assert abs(loaded.created_at - ticket.created_at) < timedelta(seconds=1)
     assert loaded.created_at.astimezone(UTC) == loaded.created_at
-
-
-def test_mailbox_hands_out_each_message_once(engine: Engine) -> None:
-    mailbox.put(engine, "api-1", [{"text": f"m{n}"} for n in range(20)])
-    mailbox.put(engine, "api-2", [{"text": "other"}])
-    start = threading.Barrier(4)
-
-    def fetch(_: int) -> list[str]:
-        start.wait()
-        return [m["text"] for m in mailbox.drain(engine, "api-1")]
-
-    with ThreadPoolExecutor(4) as pool:
-        batches = list(pool.map(fetch, range(4)))
-    everything = [text for batch in batches for text in batch]
-    assert sorted(everything) == sorted(f"m{n}" for n in range(20))
-    assert mailbox.drain(engine, "api-1") == []
-    assert mailbox.drain(engine, "api-2") == [{"text": "other"}]
 
 
 def test_expected_wait_learns_from_recent_claims(engine: Engine) -> None:

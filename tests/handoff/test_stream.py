@@ -14,6 +14,7 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
+from bot.apikeys.store import add_key
 from bot.console import api
 from bot.handoff.models import AuditEntry
 from bot.handoff.tickets import HandoffRequest, open_ticket
@@ -111,7 +112,8 @@ def test_queue_updates_live_including_tickets_opened_elsewhere(live: Live) -> No
 
 def test_ticket_messages_stream_masked_and_in_order(live: Live) -> None:
     staff = live.login("sse-2")
-    chat = httpx.Client(base_url=live.url, timeout=10)
+    _, key = add_key(live.desk.engine, "sse-tests")  # type: ignore[attr-defined]
+    chat = httpx.Client(base_url=live.url, timeout=10, headers={"Authorization": f"Bearer {key}"})
     assert (
         "转接人工"
         in chat.post("/api/chat", json={"sender": "sse-citizen", "message": "转人工"}).json()[

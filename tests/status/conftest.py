@@ -11,13 +11,17 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import SimpleNamespace
 
+import limits.storage.memory
 import psycopg
 import pytest
 from sqlalchemy import Engine
 
+import bot.ratelimit
 from bot.catalog import get_catalog
-from bot.settings import get_settings
+from bot.settings import Settings, get_settings
+from bot.status.budgets import StatusGuard, get_status_guard, make_status_guard
 from bot.store import get_engine, make_engine, upgrade
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -102,3 +106,32 @@ def _clear_caches() -> None:
     get_settings.cache_clear()
     get_engine.cache_clear()
     get_catalog.cache_clear()
+    get_status_guard.cache_clear()
+
+
+@pytest.fixture
+def guard() -> StatusGuard:
+    """Fresh in-memory budgets with the shipped defaults (no .env, no environment)."""
+    return make_status_guard(Settings(_env_file=None))
+
+
+class Clock:
+    """Stands in for ``time`` where the budgets read it, so windows can pass in a test."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def time(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock(1_800_000_000.0)
+    timer = SimpleNamespace(time=fake.time)
+    monkeypatch.setattr(limits.storage.memory, "time", timer)
+    monkeypatch.setattr(bot.ratelimit, "time", timer)
+    return fake

@@ -11,7 +11,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.status import ActionCheckApplicationStatus, ValidateApplicationStatusForm
-from bot.settings import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT, get_settings
+from bot.status.budgets import get_status_guard
 from bot.status.loading import seed_demo_data
 from tests.status.conftest import Store
 
@@ -177,11 +178,22 @@ def demo_store(configured_store: Store) -> Store:
     return configured_store
 
 
-def check(sender: str, number: str | None, tail: str | None) -> tuple[list, list]:  # type: ignore[type-arg]
+def check(  # type: ignore[type-arg]
+    sender: str,
+    number: str | None,
+    tail: str | None,
+    *,
+    text: str | None = None,
+    client: str | None = None,
+) -> tuple[list, list]:
+    latest: dict[str, Any] = {"text": text if text is not None else tail or ""}
+    latest["intent"] = {"name": "inform"}
+    if client is not None:
+        latest["metadata"] = {"channel": "web", "client": client}
     tracker = Tracker(
         sender,
         {"application_no": number, "phone_tail": tail, "requested_slot": None},
-        {"text": tail or "", "intent": {"name": "inform"}},
+        latest,
         [],
         False,
         None,
@@ -215,22 +227,58 @@ def test_wrong_tail_and_unknown_number_get_the_same_reply(demo_store: Store) -> 
     assert responses(wrong_tail) == ["utter_status_no_match"]
 
 
-def test_third_failure_locks_and_offers_a_person(demo_store: Store) -> None:
+def test_third_failure_pauses_and_offers_other_ways(demo_store: Store) -> None:
     for tail in ("0001", "0002"):
         check("a4", "YX20261030001", tail)
     _, third = check("a4", "YX20261018002", "0003")
-    assert responses(third) == ["utter_status_no_match", "utter_status_locked"]
-    assert third[1]["minutes"] == 60
+    assert responses(third) == ["utter_status_no_match", None]
+    pause = third[1]
+    assert "暂停" in pause["text"] and "12345" in pause["text"] and "完整手机号" in pause["text"]
+    assert pause["buttons"] == [{"title": "转人工", "payload": "转人工"}]
+
     events, refused = check("a4", "YX20261030001", "5173")
-    assert responses(refused) == ["utter_status_locked"]
     assert events == RESET
-    assert "text" not in refused[0] or not refused[0]["text"]
+    assert responses(refused) == [None]
+    assert "暂停" in refused[0]["text"]
+    assert "刘" not in refused[0]["text"] and "审核中" not in refused[0]["text"]
 
 
-def test_locked_reply_in_the_domain_offers_a_person() -> None:
-    (variant,) = DOMAIN["responses"]["utter_status_locked"]
-    assert {"title": "转人工", "payload": "转人工"} in variant["buttons"]
-    assert "{minutes}" in variant["text"]
+def test_the_full_phone_number_in_the_message_gets_the_owner_through(demo_store: Store) -> None:
+    for tail in ("0001", "0002", "0003"):
+        check("a7", "YX20261030001", tail)
+    # The form keeps the tail; the message that gave it held the whole number.
+    _, messages = check("a7", "YX20261030001", "5173", text="我的手机是18658035173")
+    assert "刘*英" in messages[0]["text"]
+
+
+def test_the_caller_identity_from_the_metadata_is_what_is_counted(demo_store: Store) -> None:
+    """Fresh conversations from one address share that address's budget."""
+    replies = [
+        check(f"ip-{i}", "YX20261030001", f"{i:04d}", client="ip:203.0.113.5")[1] for i in range(4)
+    ]
+    assert [responses(r) for r in replies] == [
+        ["utter_status_no_match"],
+        ["utter_status_no_match"],
+        ["utter_status_no_match", None],
+        [None],
+    ]
+    # Another address (the owner) is not affected.
+    _, owner = check("owner", "YX20261030001", "5173", client="ip:198.51.100.7")
+    assert "刘*英" in owner[0]["text"]
+
+
+def test_budgets_that_cannot_be_checked_get_a_polite_reply(
+    demo_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ZHIXUN_REDIS_URL", "redis://127.0.0.1:9/0")  # nothing listens there
+    get_settings.cache_clear()
+    get_status_guard.cache_clear()
+    events, messages = check("a8", "YX20261030001", "5173")
+    assert events == RESET
+    assert responses(messages) == ["utter_status_unavailable"]
+
+
+def test_no_match_reply_in_the_domain_offers_a_person() -> None:
     (no_match,) = DOMAIN["responses"]["utter_status_no_match"]
     assert "转人工" in no_match["text"]
 

@@ -107,8 +107,15 @@ class WeChatApi:
             return token
 
     @staticmethod
-    def _json(response: httpx.Response) -> dict[str, Any]:
-        response.raise_for_status()
+    def _check_status(response: httpx.Response) -> None:
+        # Not raise_for_status(): its message quotes the URL, and with it the access token
+        # (or, for /cgi-bin/token, the AppSecret), into whatever logs the error.
+        if response.is_error:
+            raise WeChatApiError(-1, f"HTTP {response.status_code}")
+
+    @classmethod
+    def _json(cls, response: httpx.Response) -> dict[str, Any]:
+        cls._check_status(response)
         data = response.json()
         if not isinstance(data, dict):
             raise WeChatApiError(-1, "not a JSON object")
@@ -155,7 +162,7 @@ class WeChatApi:
         response = await self._client.get(
             "/cgi-bin/media/get", params={"access_token": token, "media_id": media_id}
         )
-        response.raise_for_status()
+        self._check_status(response)
         if response.headers.get("content-type", "").startswith(("application/json", "text/")):
             self._json(response)  # an error answer
             raise WeChatApiError(-1, "media answer was not audio")

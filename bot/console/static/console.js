@@ -4,7 +4,7 @@
   "use strict";
   var STATE_LABELS = { waiting: "排队中", claimed: "处理中", closed: "已结束", callback: "待回电" };
   var SENDER_LABELS = { citizen: "群众", bot: "智询", staff: "工作人员", system: "系统" };
-  var state = { csrf: null, me: null, config: null, tickets: [], selected: null, ticket: null, stream: null, reveal: false, lastMessage: 0 };
+  var state = { csrf: null, me: null, config: null, tickets: [], selected: null, ticket: null, stream: null, reveal: false, lastMessage: 0, pendingReplies: {} };
 
   function $(id) { return document.getElementById(id); }
   function el(tag, cls, text) {
@@ -12,6 +12,14 @@
     if (cls) node.className = cls;
     if (text !== undefined && text !== null) node.textContent = text;
     return node;
+  }
+  // A v4 UUID; crypto.randomUUID needs a secure context, getRandomValues does not.
+  function newId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
   function minutesSince(iso) { return Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 60000)); }
   function clock(iso) { var d = new Date(iso); return d.toLocaleString("zh-CN", { hour12: false }); }
@@ -41,6 +49,8 @@
     state.csrf = session.csrf_token; state.me = session.staff;
     $("me").textContent = session.staff.display_name + (session.staff.department ? "（" + session.staff.department + "）" : "");
     $("login-view").hidden = true; $("desk-view").hidden = false; $("logout").hidden = false;
+    // Unmasking is for admins; the server refuses it to everyone else anyway.
+    $("reveal-label").hidden = session.staff.role !== "admin";
     api("GET", "/api/console/config").then(function (config) {
       state.config = config;
       var canned = $("canned"); canned.length = 1;
@@ -58,7 +68,13 @@
     event.preventDefault();
     $("login-error").textContent = "";
     api("POST", "/api/session", { username: $("username").value.trim(), password: $("password").value })
-      .then(function (session) { $("password").value = ""; showDesk(session); })
+      .then(function (session) {
+        $("password").value = "";
+        // The session cookie is Secure off loopback: over plain HTTP the browser drops it.
+        return api("GET", "/api/session").then(showDesk, function () {
+          $("login-error").textContent = "浏览器没有保存登录状态：请通过 HTTPS 地址访问控制台，或联系管理员。";
+        });
+      })
       .catch(function (error) { $("login-error").textContent = error.message; });
   });
   $("logout").addEventListener("click", function () {
@@ -176,14 +192,39 @@
   $("canned").addEventListener("change", function () {
     if ($("canned").value) { $("reply-text").value = $("canned").value; $("canned").value = ""; $("reply-text").focus(); }
   });
+  // Each reply carries an id made here: resending after an error (or a lost answer) reuses it,
+  // so the citizen never gets the same reply twice.
+  function sendReply(reply, attempt) {
+    return api("POST", "/api/handoffs/" + reply.ticket + "/messages", { text: reply.text, client_id: reply.id })
+      .catch(function (error) {
+        var transient = !error.status || error.status >= 500;
+        if (transient && attempt < 3) {
+          return new Promise(function (resolve) { setTimeout(resolve, 1000 * attempt); })
+            .then(function () { return sendReply(reply, attempt + 1); });
+        }
+        throw error;
+      });
+  }
   $("reply-form").addEventListener("submit", function (event) {
     event.preventDefault();
     var text = $("reply-text").value.trim();
     if (!text) return;
     $("ticket-error").textContent = "";
-    api("POST", "/api/handoffs/" + state.selected + "/messages", { text: text })
-      .then(function () { $("reply-text").value = ""; $("reply-text").focus(); })
-      .catch(function (error) { $("ticket-error").textContent = error.message; });
+    // Until it is confirmed, the same text on the same ticket is the same reply.
+    var key = state.selected + "\n" + text;
+    var pending = state.pendingReplies[key];
+    if (!pending) pending = state.pendingReplies[key] = { ticket: state.selected, text: text, id: newId() };
+    sendReply(pending, 1)
+      .then(function (result) {
+        delete state.pendingReplies[key];
+        if ($("reply-text").value.trim() === text) $("reply-text").value = "";
+        $("reply-text").focus();
+        if (result && result.delivered === false) $("ticket-error").textContent = "回复已保存，但暂未送达群众：" + (result.delivery_problem || "渠道暂时不可用");
+      })
+      .catch(function (error) {
+        var transient = !error.status || error.status >= 500;
+        $("ticket-error").textContent = transient ? "回复可能未发出：" + error.message + "。可再次点击发送，群众不会收到重复消息。" : error.message;
+      });
   });
   $("reply-text").addEventListener("keydown", function (event) {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); $("reply-form").requestSubmit(); }

@@ -4,20 +4,18 @@
    before sending. Read-aloud: the browser's zh-CN voice if the device has one, else /api/tts. */
 (function () {
   "use strict";
-  var STORAGE_KEY = "zhixun.session_id";
+  // The server issues the conversation id and signs it; the widget keeps the signed token.
+  var TOKEN_KEY = "zhixun.session_token";
   var ELDER_KEY = "zhixun.elder_mode";
   var READ_KEY = "zhixun.read_aloud";
   var MAX_RECORD_MS = 55000; // the server takes 60 s; stop a little before
   var MIN_RECORD_MS = 600;
 
-  function sessionId() {
-    var id = localStorage.getItem(STORAGE_KEY);
-    if (!id || !/^[A-Za-z0-9_-]{8,64}$/.test(id)) {
-      id = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2)).replace(/[^A-Za-z0-9_-]/g, "");
-      localStorage.setItem(STORAGE_KEY, id);
-    }
-    return id;
-  }
+  localStorage.removeItem("zhixun.session_id"); // ids the browser chose (before issue 8)
+  var confirmedId = "";
+  function sessionToken() { return localStorage.getItem(TOKEN_KEY) || ""; }
+  // The conversation id (for /api/asr and /api/tts): the confirmed one, else the token's.
+  function sessionId() { return confirmedId || sessionToken().split(".")[0]; }
 
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
@@ -32,8 +30,9 @@
   head.appendChild(el("strong", {}, "智询 · 政务智能咨询"));
   var elderButton = el("button", { type: "button", id: "zx-elder-toggle", title: "大字号、高对比度、自动朗读" }, "长辈模式");
   var readButton = el("button", { type: "button", id: "zx-read-toggle", "aria-pressed": "false", title: "自动朗读机器人的回答" }, "自动朗读");
+  var newButton = el("button", { type: "button", id: "zx-new", "class": "zx-new", "aria-label": "新对话：结束当前对话，重新开始", title: "在公用电脑上用完请点这里，下一位看不到您的对话" }, "新对话");
   var closeButton = el("button", { type: "button", "aria-label": "关闭", "class": "zx-close" }, "×");
-  head.appendChild(elderButton); head.appendChild(readButton); head.appendChild(closeButton);
+  head.appendChild(newButton); head.appendChild(elderButton); head.appendChild(readButton); head.appendChild(closeButton);
   var log = el("div", { "class": "zx-log", "aria-live": "polite" });
   var status = el("p", { "class": "zx-status", role: "status", "aria-live": "assertive" });
   var form = el("form", { "class": "zx-form" });
@@ -108,9 +107,30 @@
     log.appendChild(row); scroll();
   }
 
+  /* ---- messages missed while away ------------------------------------------------------- */
+  // The server numbers what it says (ids only grow, across conversations). Each (re)connect
+  // asks for what came after the last id shown here; an id that comes twice is dropped.
+  var SEEN_KEY = "zhixun.last_seen_id";
+  var lastSeenId = Number(localStorage.getItem(SEEN_KEY)) || 0;
+  var shownIds = {};
+  function firstSight(message) {
+    if (typeof message.id !== "number") return true; // not kept by the server: shown as it comes
+    if (shownIds[message.id]) return false;
+    shownIds[message.id] = true;
+    if (message.id > lastSeenId) { lastSeenId = message.id; localStorage.setItem(SEEN_KEY, String(lastSeenId)); }
+    return true;
+  }
+
   var socket = io({ path: "/socket.io", transports: ["websocket", "polling"] });
-  socket.on("connect", function () { socket.emit("session_request", { session_id: sessionId() }); });
+  socket.on("connect", function () { socket.emit("session_request", { token: sessionToken(), last_id: lastSeenId }); });
+  socket.on("session_confirm", function (confirm) {
+    if (!confirm || !confirm.token) return;
+    confirmedId = confirm.session_id || "";
+    localStorage.setItem(TOKEN_KEY, confirm.token);
+    panel.setAttribute("data-zx-session", confirmedId);
+  });
   socket.on("bot_uttered", function (message) {
+    if (!firstSight(message)) return;
     // During a handoff: staff messages carry custom.handoff.from = "staff", status notices
     // (joined, transferred, closed) carry custom.handoff.event.
     var handoff = message.custom && message.custom.handoff;
@@ -123,6 +143,21 @@
     if (message.buttons && message.buttons.length) addButtons(message.buttons);
   });
   socket.on("error_message", function (message) { addMessage(message.text, "notice"); });
+  // The server could not take a message in (a fault on its side) and kept nothing of it: the
+  // text goes back into the empty input box, and 重发 sends it again.
+  socket.on("send_failed", function (failed) {
+    var notice = addMessage(failed.text, "notice");
+    notice.className += " zx-failed";
+    if (!failed.message) return;
+    if (!input.value) input.value = failed.message;
+    var again = el("button", { type: "button", "class": "zx-resend" }, "重发");
+    again.addEventListener("click", function () {
+      again.disabled = true;
+      if (input.value === failed.message) input.value = "";
+      submit(failed.message);
+    });
+    notice.appendChild(again); scroll();
+  });
   socket.on("disconnect", function () { addMessage("连接已断开，正在重新连接…", "notice"); });
 
   function submit(payload, shown) {
@@ -130,8 +165,21 @@
     if (!text) return;
     addMessage(shown || text, "user");
     setStatus("");
-    socket.emit("user_uttered", { message: text, session_id: sessionId() });
+    socket.emit("user_uttered", { message: text });
   }
+
+  // 新对话: a fresh server-issued conversation, the log cleared, so the next person at a shared
+  // device neither sees this one nor inherits its open handoff.
+  newButton.addEventListener("click", function () {
+    stopSpeaking();
+    localStorage.removeItem(TOKEN_KEY);
+    confirmedId = "";
+    log.textContent = ""; input.value = ""; setStatus("");
+    // Disconnected: the reconnect asks without a token, which is a new conversation too.
+    if (socket.connected) socket.emit("new_conversation", {});
+    addMessage("已开始新对话，之前的对话记录已清除。", "notice");
+    input.focus();
+  });
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
