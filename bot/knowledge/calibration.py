@@ -1,14 +1,19 @@
-"""Learn fusion and decision thresholds from a labelled dev set, and measure retrieval.
+"""Learn fusion and the decision from labelled dev sets, and measure retrieval and outcomes.
 
-``python -m bot.knowledge calibrate tests/data/retrieval_dev.jsonl`` runs every query once,
-then, with stratified k-fold cross-validation:
+``python -m bot.knowledge calibrate tests/data/chat/dev.jsonl tests/data/retrieval_dev.jsonl``
+runs every query once, then, with stratified k-fold cross-validation:
 
-1. **Fusion**: for reciprocal-rank fusion (its ``k``) and for the weighted sum of normalized
-   scores (the dense weight), picks the parameter on the training folds and scores the held-out
-   fold; the method with the better held-out R@1 (then MRR) is kept, refitted on all queries.
-2. **Decision**, per mode: two logistic models (P(top-1 right), P(right one in top 3)) and the
-   two thresholds that minimise the expected cost of :data:`COSTS` on the training folds; the
-   held-out answer/clarify/abstain rates are reported, then everything is refitted on all queries.
+1. **Fusion**: for reciprocal-rank fusion (its ``k``), the weighted sum of two normalized scores
+   (the dense weight) and the five-signal weighted sum, picks the parameters on the training
+   folds and scores the held-out fold; the method with the better held-out R@1 (then MRR) is
+   kept, refitted on all queries.
+2. **Decision**, per mode: three logistic models (P(in scope), P(top-1 right | in scope),
+   P(right one in top 3 | in scope), see :mod:`bot.knowledge.decision`); the decision is the one
+   of least expected cost under :data:`COSTS`. Questions the chat refuses before any search
+   (:mod:`bot.knowledge.safety`) never reach the decision, so they are left out of its fit.
+   The held-out outcomes are reported as the chat would show them (right / wrong answer,
+   clarify with / without the right service, abstain; out-of-scope answered or not), then
+   everything is refitted on all queries.
 
 The costs are the product's stance, not tuned numbers: a confident wrong answer is the worst
 outcome, sending an in-scope question to a person is worse than asking back, and asking back
@@ -26,15 +31,20 @@ from typing import Any
 
 import numpy as np
 
+from bot.knowledge.coverage import not_covered_topic
 from bot.knowledge.decision import (
+    CALIBRATION_VERSION,
     DEFAULT_CALIBRATION_PATH,
     FEATURES_BY_MODE,
     Calibration,
+    FeatureSet,
     Logistic,
     ModeCalibration,
     features,
 )
-from bot.knowledge.search import MODES, SIGNALS, Searcher, Signals, mode_scores, signal_scores
+from bot.knowledge.safety import refusal_reason
+from bot.knowledge.search import MODES, Searcher, mode_scores
+from bot.knowledge.signals import SIGNALS, Signals, signal_scores
 
 FOLDS = 5
 SEED = 20_240_601
@@ -46,7 +56,6 @@ MULTI_STEP = 0.1
 FOCUS_GRID = (0.0, 0.5, 0.75, 1.0)
 # Fusions whose R@1 differ by less than this are a tie on a dev set of a few hundred questions.
 FUSION_TOLERANCE = 0.005
-THRESHOLD_GRID = tuple(round(t, 3) for t in np.arange(0.02, 0.991, 0.02))
 COSTS = {
     "answer_right": 0.0,
     "answer_wrong": 6.0,  # wrong service, or a confident answer to an out-of-scope question
@@ -66,6 +75,8 @@ class DevSetError(ValueError):
 class Example:
     query: str
     doc_id: str | None  # None: out of scope
+    style: str | None = None  # how it is asked (plain, typo, narrative …), when the set says
+    source: str = ""  # the file it came from
 
 
 def dev_set_digest(paths: Sequence[Path]) -> str:
@@ -109,7 +120,9 @@ def read_dev_set(path: Path, known_ids: Iterable[str] | None = None) -> list[Exa
             raise DevSetError(f"{path}:{number}: unknown doc_id '{doc_id}'")
         if not row["query"].strip():
             raise DevSetError(f"{path}:{number}: empty query")
-        examples.append(Example(row["query"], doc_id))
+        style = row.get("style")
+        style = style if isinstance(style, str) and style else None
+        examples.append(Example(row["query"], doc_id, style, str(path)))
     if not examples:
         raise DevSetError(f"{path}: no queries")
     return examples
@@ -304,72 +317,161 @@ def choose_fusion(
 
 # ----------------------------------------------------------------------------- decision
 
+# What a citizen gets for one question through the chat.
+RIGHT_ANSWER = "right_answer"
+WRONG_ANSWER = "wrong_answer"
+CLARIFY_WITH = "clarify_with"
+CLARIFY_WITHOUT = "clarify_without"
+ABSTAIN = "abstain"
+REFUSED = "refused"
+OUTCOMES = (RIGHT_ANSWER, WRONG_ANSWER, CLARIFY_WITH, CLARIFY_WITHOUT, ABSTAIN, REFUSED)
+# Evaluation styles of questions that must be refused (bot.eval.dataset.REFUSE).
+REFUSE_STYLE = "refuse"
+# Buttons of a clarifying reply: the first three documents (bot.knowledge.answer.compose).
+CLARIFY_CANDIDATES = 3
+
+
+def pre_search_step(query: str, knowledge_dir: Path) -> str | None:
+    """What the chat does before any search (bot.knowledge.answer.answer_question):
+    ``"refused"``, ``"not_covered"`` (told plainly, an abstain) or None (searched)."""
+    if refusal_reason(query) is not None:
+        return REFUSED
+    if not_covered_topic(query, knowledge_dir) is not None:
+        return "not_covered"
+    return None
+
+
+def pre_search_steps(examples: Sequence[Example], knowledge_dir: Path | None) -> list[str | None]:
+    if knowledge_dir is None:
+        from bot.settings import get_settings
+
+        knowledge_dir = get_settings().knowledge_dir
+    return [pre_search_step(e.query, knowledge_dir) for e in examples]
+
+
+def chat_outcome(step: str | None, decision: str, rank: int) -> str:
+    """The outcome of one question given the pre-search step, the decision and the right
+    document's rank (0 = out of scope)."""
+    if step == REFUSED:
+        return REFUSED
+    if step is not None:
+        return ABSTAIN
+    if decision == "answer":
+        return RIGHT_ANSWER if rank == 1 else WRONG_ANSWER
+    if decision == "clarify":
+        return CLARIFY_WITH if 1 <= rank <= CLARIFY_CANDIDATES else CLARIFY_WITHOUT
+    return ABSTAIN
+
+
+def _shares(outcomes: Sequence[str]) -> dict[str, float]:
+    n = len(outcomes)
+    out: dict[str, float] = {k: (outcomes.count(k) / n if n else 0.0) for k in OUTCOMES}
+    out["n"] = n
+    return out
+
+
+def outcome_table(outcomes: Sequence[str], examples: Sequence[Example]) -> dict[str, Any]:
+    """In-scope outcome shares (overall and by style), out-of-scope answered or not, and the
+    share of must-refuse questions refused (when the set labels them)."""
+    in_scope = [o for o, e in zip(outcomes, examples, strict=True) if e.doc_id is not None]
+    out_of_scope = [
+        o
+        for o, e in zip(outcomes, examples, strict=True)
+        if e.doc_id is None and e.style != REFUSE_STYLE
+    ]
+    must_refuse = [o for o, e in zip(outcomes, examples, strict=True) if e.style == REFUSE_STYLE]
+    answered = sum(o in (RIGHT_ANSWER, WRONG_ANSWER) for o in out_of_scope)
+    table: dict[str, Any] = {
+        "in_scope": _shares(in_scope),
+        "out_of_scope": {
+            "answered": answered / len(out_of_scope) if out_of_scope else 0.0,
+            "not_answered": 1 - answered / len(out_of_scope) if out_of_scope else 0.0,
+            "n": len(out_of_scope),
+        },
+    }
+    if must_refuse:
+        table["must_refuse"] = {
+            "refused": must_refuse.count(REFUSED) / len(must_refuse),
+            "n": len(must_refuse),
+        }
+    styles = sorted({e.style for e in examples if e.doc_id is not None and e.style})
+    if styles:
+        table["by_style"] = {
+            style: _shares(
+                [
+                    o
+                    for o, e in zip(outcomes, examples, strict=True)
+                    if e.doc_id is not None and e.style == style
+                ]
+            )
+            for style in styles
+        }
+    return table
+
 
 def _outcome_costs(decision: np.ndarray, rank: np.ndarray) -> np.ndarray:
-    """Cost per query of a decision given the right document's rank (0 = out of scope)."""
+    """Cost per query of a decision (0 answer, 1 clarify, 2 abstain) given the right
+    document's rank (0 = out of scope)."""
     c = COSTS
     oos = rank == 0
     cost = np.zeros(len(rank))
     answer, clarify, abstain = decision == 0, decision == 1, decision == 2
     cost[answer & (rank == 1)] = c["answer_right"]
     cost[answer & ((rank != 1) | oos)] = c["answer_wrong"]
-    cost[clarify & ~oos & (rank <= 3)] = c["clarify_right_in_candidates"]
-    cost[clarify & ~oos & (rank > 3)] = c["clarify_in_scope_missed"]
+    cost[clarify & ~oos & (rank <= CLARIFY_CANDIDATES)] = c["clarify_right_in_candidates"]
+    cost[clarify & ~oos & (rank > CLARIFY_CANDIDATES)] = c["clarify_in_scope_missed"]
     cost[clarify & oos] = c["clarify_out_of_scope"]
     cost[abstain & ~oos] = c["abstain_in_scope"]
     cost[abstain & oos] = c["abstain_out_of_scope"]
     return cost
 
 
-def _decisions(p1: np.ndarray, p3: np.ndarray, t_answer: float, t_clarify: float) -> np.ndarray:
-    return np.where(p1 >= t_answer, 0, np.where(p3 >= t_clarify, 1, 2))
-
-
-def _fit_logistic(z: np.ndarray, y: np.ndarray) -> Logistic:
+def _fit_logistic(z: np.ndarray, y: np.ndarray, inputs: Sequence[str]) -> Logistic:
     from sklearn.linear_model import LogisticRegression
 
-    if y.min() == y.max():  # degenerate fold: a constant probability
-        p = min(max(float(y.mean()), 1e-3), 1 - 1e-3)
-        return Logistic(tuple(0.0 for _ in range(z.shape[1])), float(np.log(p / (1 - p))))
-    model = LogisticRegression(C=1.0, max_iter=1000)
+    if len(y) == 0 or y.min() == y.max():  # degenerate fold: a constant probability
+        p = min(max(float(y.mean()) if len(y) else 0.5, 1e-3), 1 - 1e-3)
+        return Logistic(tuple(inputs), tuple(0.0 for _ in inputs), float(np.log(p / (1 - p))))
+    model = LogisticRegression(C=1.0, max_iter=2000)
     model.fit(z, y)
-    return Logistic(tuple(float(v) for v in model.coef_[0]), float(model.intercept_[0]))
-
-
-def choose_thresholds(p1: np.ndarray, p3: np.ndarray, rank: np.ndarray) -> tuple[float, float]:
-    """The (answer, clarify) thresholds of least mean cost. The cost is flat over ranges of
-    thresholds; the middle of the optimal range generalises better than its edge."""
-    grid = np.array(THRESHOLD_GRID)
-    costs = np.array(
-        [[_outcome_costs(_decisions(p1, p3, ta, tc), rank).mean() for tc in grid] for ta in grid]
+    return Logistic(
+        tuple(inputs), tuple(float(v) for v in model.coef_[0]), float(model.intercept_[0])
     )
-    optimal = np.argwhere(costs <= costs.min() + 1e-9)
-    answer_index = int(np.median(np.unique(optimal[:, 0])).round())
-    if answer_index not in optimal[:, 0]:
-        answer_index = int(optimal[np.argmin(np.abs(optimal[:, 0] - answer_index)), 0])
-    clarify_options = optimal[optimal[:, 0] == answer_index, 1]
-    clarify_index = int(clarify_options[len(clarify_options) // 2])
-    return float(grid[answer_index]), float(grid[clarify_index])
 
 
-def fit_mode(x: np.ndarray, rank: np.ndarray, names: Sequence[str]) -> ModeCalibration:
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
+def fit_mode(
+    x: np.ndarray,
+    rank: np.ndarray,
+    names: Sequence[str] | FeatureSet,
+    costs: dict[str, float] | None = None,
+) -> ModeCalibration:
+    """Fit the three models on feature rows ``x`` (columns ``names``, or a feature set's
+    names) and the right document's rank per row (0 = out of scope). The ranking models learn
+    from in-scope rows only; a plain list of names feeds every model."""
+    feature_set = names if isinstance(names, FeatureSet) else FeatureSet(tuple(names), tuple(names))
+    columns = list(feature_set.names)
+    mean = x.mean(axis=0) if len(x) else np.zeros(len(columns))
+    scale = x.std(axis=0) if len(x) else np.ones(len(columns))
     scale[scale < 1e-9] = 1.0
     z = (x - mean) / scale
-    top1 = _fit_logistic(z, (rank == 1).astype(int))
-    top3 = _fit_logistic(z, ((rank >= 1) & (rank <= 3)).astype(int))
-    p1 = np.array([top1.probability(row) for row in z])
-    p3 = np.array([top3.probability(row) for row in z])
-    t_answer, t_clarify = choose_thresholds(p1, p3, rank)
+
+    def part(inputs: Sequence[str], rows: np.ndarray) -> np.ndarray:
+        return z[rows][:, [columns.index(n) for n in inputs]]
+
+    every = np.ones(len(rank), dtype=bool)
+    in_scope = rank > 0
+    ranking = feature_set.ranking
     return ModeCalibration(
-        features=tuple(names),
-        mean=tuple(float(v) for v in mean),
-        scale=tuple(float(v) for v in scale),
-        top1=top1,
-        top3=top3,
-        answer_threshold=t_answer,
-        clarify_threshold=t_clarify,
+        mean={n: float(v) for n, v in zip(columns, mean, strict=True)},
+        scale={n: float(v) for n, v in zip(columns, scale, strict=True)},
+        in_scope=_fit_logistic(
+            part(feature_set.in_scope, every), in_scope.astype(int), feature_set.in_scope
+        ),
+        top1=_fit_logistic(part(ranking, in_scope), (rank[in_scope] == 1).astype(int), ranking),
+        top3=_fit_logistic(
+            part(ranking, in_scope), (rank[in_scope] <= CLARIFY_CANDIDATES).astype(int), ranking
+        ),
+        costs=dict(costs or COSTS),
     )
 
 
@@ -390,13 +492,13 @@ def decision_rates(
 def mode_features(
     searcher: Searcher, signals: Sequence[Signals], mode: str, fusion: dict[str, Any]
 ) -> np.ndarray:
-    names = FEATURES_BY_MODE[mode]
+    names = FEATURES_BY_MODE[mode].names
     rows = []
     for sig in signals:
         scores = mode_scores(sig, mode, fusion)
         order = np.argsort(-scores, kind="stable")
-        values = features(sig, order, scores, mode)
-        rows.append([values[n] for n in names])
+        values = features(sig, order, scores, mode, fusion)
+        rows.append([values.get(n, 0.0) for n in names])
     return np.array(rows, dtype=np.float64)
 
 
@@ -405,11 +507,15 @@ def answer_accuracy(decisions: Sequence[str], ranks: np.ndarray) -> float:
     return float(np.mean([r == 1 for r in answered])) if answered else 0.0
 
 
+_DECISION_CODE = {"answer": 0, "clarify": 1, "abstain": 2}
+
+
 def calibrate(
     searcher: Searcher,
     examples: Sequence[Example],
     dev_path: Path | Sequence[Path] | None = None,
     signals: Sequence[Signals] | None = None,
+    knowledge_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Fit fusion and decisions; returns the calibration document (see module docstring)."""
     if (
@@ -423,43 +529,66 @@ def calibrate(
     fusion = choose_fusion(searcher, examples, signals, folds)
     chosen = fusion["chosen"]
     in_scope = [e.doc_id is not None for e in examples]
+    steps = pre_search_steps(examples, knowledge_dir)
+    reaches_decision = np.array([step != REFUSED for step in steps])
     modes: dict[str, Any] = {}
     report: dict[str, Any] = {}
+    by_file: dict[str, Any] = {}
     for mode in MODES:
-        names = FEATURES_BY_MODE[mode]
+        feature_set = FEATURES_BY_MODE[mode]
+        names = feature_set.names
         x = mode_features(searcher, signals, mode, chosen)
         rank = gold_ranks(searcher, examples, signals, mode, chosen)
         held_out = [""] * len(examples)
         for fold in range(FOLDS):
-            train, test = folds != fold, folds == fold
-            fitted = fit_mode(x[train], rank[train], names)
-            for i in np.flatnonzero(test):
+            train = (folds != fold) & reaches_decision
+            fitted = fit_mode(x[train], rank[train], feature_set)
+            for i in np.flatnonzero(folds == fold):
                 held_out[i] = fitted.decide(dict(zip(names, x[i], strict=True)))[0]
-        final = fit_mode(x, rank, names)
+        final = fit_mode(x[reaches_decision], rank[reaches_decision], feature_set)
         in_sample = [final.decide(dict(zip(names, row, strict=True)))[0] for row in x]
+        outcomes = [
+            chat_outcome(step, d, int(r)) for step, d, r in zip(steps, held_out, rank, strict=True)
+        ]
+        codes = np.array([_DECISION_CODE[d] for d in held_out])
         modes[mode] = final.to_json()
         report[mode] = {
             "retrieval": retrieval_metrics(rank),
             "held_out": decision_rates(held_out, in_scope),
             "held_out_answer_accuracy": answer_accuracy(held_out, rank),
+            "held_out_outcomes": outcome_table(outcomes, examples),
+            "held_out_mean_cost": float(
+                _outcome_costs(codes[reaches_decision], rank[reaches_decision]).mean()
+            ),
             "in_sample": decision_rates(in_sample, in_scope),
         }
+        if mode == "hybrid":
+            for source in dict.fromkeys(e.source for e in examples):
+                rows = [i for i, e in enumerate(examples) if e.source == source]
+                by_file[source] = {
+                    "sha256": dev_set_digest([Path(source)]) if Path(source).is_file() else "",
+                    "outcomes": outcome_table(
+                        [outcomes[i] for i in rows], [examples[i] for i in rows]
+                    ),
+                }
     model = searcher.manifest["model"]
     dev_paths = [] if dev_path is None else [dev_path] if isinstance(dev_path, Path) else dev_path
     return {
-        "version": 1,
+        "version": CALIBRATION_VERSION,
         "model": {"name": model["name"], "fingerprint": model["fingerprint"]},
         "dev_set": {
             "path": " ".join(str(p) for p in dev_paths),
             "sha256": dev_set_digest(dev_paths),
             "in_scope": int(sum(in_scope)),
             "out_of_scope": int(len(in_scope) - sum(in_scope)),
+            "refused_before_search": int((~reaches_decision).sum()),
         },
         "cross_validation": {"folds": FOLDS, "seed": SEED},
         "costs": COSTS,
         "fusion": fusion,
         "modes": modes,
         "report": report,
+        "held_out_by_file": by_file,
     }
 
 
@@ -471,23 +600,32 @@ def write_calibration(data: dict[str, Any], path: Path = DEFAULT_CALIBRATION_PAT
 
 
 def evaluate(
-    searcher: Searcher, examples: Sequence[Example], signals: Sequence[Signals] | None = None
+    searcher: Searcher,
+    examples: Sequence[Example],
+    signals: Sequence[Signals] | None = None,
+    knowledge_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """R@1, R@5, MRR per mode and the decision rates the current calibration gives."""
+    """R@1, R@5, MRR per mode, the decision rates the current calibration gives, and the
+    outcomes as the chat would show them (refusal and not-covered checks, then the decision)."""
     if signals is None:
         signals = compute_signals(searcher, examples)
     in_scope = [e.doc_id is not None for e in examples]
+    steps = pre_search_steps(examples, knowledge_dir)
     out: dict[str, Any] = {"fusion": searcher.fusion, "modes": {}}
     for mode in MODES:
         rank = gold_ranks(searcher, examples, signals, mode, searcher.fusion)
         decisions = [
-            searcher.result_from_signals(e.query, sig, 3, mode).decision
+            searcher.result_from_signals(e.query, sig, CLARIFY_CANDIDATES, mode).decision
             for e, sig in zip(examples, signals, strict=True)
+        ]
+        outcomes = [
+            chat_outcome(step, d, int(r)) for step, d, r in zip(steps, decisions, rank, strict=True)
         ]
         out["modes"][mode] = {
             "retrieval": retrieval_metrics(rank),
             "decisions": decision_rates(decisions, in_scope),
             "answer_accuracy": answer_accuracy(decisions, rank),
+            "outcomes": outcome_table(outcomes, examples),
         }
     failures = []
     rank = gold_ranks(searcher, examples, signals, "hybrid", searcher.fusion)

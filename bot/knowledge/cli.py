@@ -203,6 +203,38 @@ def _rates(rates: dict[str, float]) -> str:
     return "  ".join(f"{rates[d]:7.1%}" for d in ("answer", "clarify", "abstain"))
 
 
+OUTCOME_HEADER = (
+    f"{'':<22}{'right':>7} {'wrong':>7} {'clar+':>7} {'clar-':>7} {'abstain':>7} "
+    f"{'refused':>7} | {'right|clar+':>11}"
+)
+
+
+def _outcome_row(label: str, shares: dict[str, float]) -> str:
+    from bot.knowledge.calibration import CLARIFY_WITH, OUTCOMES, RIGHT_ANSWER
+
+    cells = " ".join(f"{shares[k]:7.1%}" for k in OUTCOMES)
+    either = shares[RIGHT_ANSWER] + shares[CLARIFY_WITH]
+    return f"{label:<22}{cells} | {either:11.1%}"
+
+
+def _print_outcomes(title: str, table: dict[str, Any], by_style: bool = True) -> None:
+    """The chat-like outcome table: in-scope outcome shares (clar+ = clarifying buttons with
+    the right service, clar- = without it), out-of-scope not answered, must-refuse refused."""
+    print(title)
+    print(OUTCOME_HEADER)
+    shares = table["in_scope"]
+    print(_outcome_row(f"in-scope ({shares['n']})", shares))
+    if by_style:
+        for style, row in table.get("by_style", {}).items():
+            print(_outcome_row(f"  {style} ({row['n']})", row))
+    oos = table["out_of_scope"]
+    if oos["n"]:
+        print(f"out-of-scope ({oos['n']}): not answered {oos['not_answered']:.1%}")
+    if "must_refuse" in table:
+        refuse = table["must_refuse"]
+        print(f"must refuse ({refuse['n']}): refused {refuse['refused']:.1%}")
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     import hashlib
 
@@ -214,15 +246,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     examples = _dev_set(args.file, searcher)
     report = evaluate(searcher, examples)
     calibration = searcher.calibration.raw if searcher.calibration else None
-    same_set = bool(
-        calibration
-        and calibration["dev_set"]["sha256"] == hashlib.sha256(args.file.read_bytes()).hexdigest()
+    digest = hashlib.sha256(args.file.read_bytes()).hexdigest()
+    cross_validated = next(
+        (
+            row["outcomes"]
+            for row in (calibration or {}).get("held_out_by_file", {}).values()
+            if row.get("sha256") == digest
+        ),
+        None,
     )
     if args.json:
-        if same_set:
-            report["held_out"] = {
-                m: calibration["report"][m]["held_out"] for m in calibration["report"]
-            }
+        if cross_validated is not None:
+            report["held_out_outcomes"] = cross_validated
         print(json.dumps(report, ensure_ascii=False, indent=1))
         return EXIT_OK
     n_in = sum(e.doc_id is not None for e in examples)
@@ -239,15 +274,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
             f"{mode:<7} {r['R@1']:6.3f} {r['R@5']:6.3f} {r['MRR']:6.3f} |          "
             f"{_rates(d['in_scope'])} |              {_rates(d['out_of_scope'])}"
         )
-    if same_set:
-        print("decision rates above are in-sample (the calibration was fitted on this file);")
-        print(f"held out in {calibration['cross_validation']['folds']}-fold cross-validation:")
-        for mode, row in calibration["report"].items():
-            h = row["held_out"]
-            print(
-                f"{mode:<7} {'':>20} |          {_rates(h['in_scope'])} |"
-                f"              {_rates(h['out_of_scope'])}"
-            )
+    print()
+    _print_outcomes(
+        "Through the chat (refusal and not-covered checks, then the hybrid decision):",
+        report["modes"]["hybrid"]["outcomes"],
+    )
+    if cross_validated is not None:
+        folds = calibration["cross_validation"]["folds"] if calibration else "k"
+        print()
+        _print_outcomes(
+            f"This file took part in the calibration; its questions held out in {folds}-fold "
+            "cross-validation:",
+            cross_validated,
+        )
     if args.misses:
         for miss in report["hybrid_misses"]:
             print(f"  miss (rank {miss['rank']}): {miss['doc_id']}: {miss['query']}")
@@ -277,13 +316,17 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             f"MRR {cv['MRR']:.3f}  (fitted {json.dumps(row['fitted'])})"
         )
     print(f"kept: {json.dumps(data['fusion']['chosen'])}")
+    folds = data["cross_validation"]["folds"]
+    print(f"decision, held out in {folds}-fold cross-validation (all files):")
     for mode, row in data["report"].items():
         h = row["held_out"]
-        t = data["modes"][mode]["thresholds"]
         print(
-            f"{mode:<7} thresholds answer≥{t['answer']:.2f} clarify≥{t['clarify']:.2f} | held-out "
-            f"in-scope {_rates(h['in_scope'])} | out-of-scope {_rates(h['out_of_scope'])}"
+            f"{mode:<7} mean cost {row['held_out_mean_cost']:.3f} | in-scope "
+            f"{_rates(h['in_scope'])} | out-of-scope {_rates(h['out_of_scope'])}"
         )
+    for source, row in data["held_out_by_file"].items():
+        print()
+        _print_outcomes(f"{source}, held out (hybrid, as the chat shows it):", row["outcomes"])
     return EXIT_OK
 
 

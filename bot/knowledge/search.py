@@ -32,7 +32,12 @@ from bot.knowledge.index import (
     resolve_index_dir,
 )
 from bot.knowledge.query_vectors import QueryVectors
-from bot.knowledge.signals import Signals
+from bot.knowledge.signals import (
+    Signals,
+    bm25_normalized,
+    min_max,
+    signal_scores,
+)
 from bot.nlp.colloquial import encoder_text
 from bot.nlp.tokenize import Tokenizer
 
@@ -137,36 +142,9 @@ def reciprocal_rank_fusion(score_lists: list[np.ndarray], k: float = 60.0) -> np
     return fused
 
 
-def min_max(scores: np.ndarray) -> np.ndarray:
-    """Scale to [0, 1] over the candidates; all-equal scores become 0."""
-    low, high = float(np.min(scores)), float(np.max(scores))
-    if high - low <= 1e-12:
-        return np.zeros_like(scores, dtype=np.float64)
-    return (scores - low) / (high - low)
-
-
-def bm25_normalized(scores: np.ndarray) -> np.ndarray:
-    """BM25 has a natural zero (no term matched): scale by the best score only."""
-    high = float(np.max(scores)) if len(scores) else 0.0
-    if high <= 0:
-        return np.zeros_like(scores, dtype=np.float64)
-    return scores / high
-
-
 def weighted_fusion(bm25: np.ndarray, dense: np.ndarray, dense_weight: float) -> np.ndarray:
     """Convex combination of the per-query normalized scores."""
     return dense_weight * min_max(dense) + (1.0 - dense_weight) * bm25_normalized(bm25)
-
-
-SIGNALS = ("bm25", "dense", "dense_examples", "use", "use_examples")
-
-
-def signal_scores(signals: Signals, name: str) -> np.ndarray | None:
-    """One retriever's per-document scores scaled to [0, 1] for fusion (None when absent)."""
-    if name == "bm25":
-        return bm25_normalized(signals.bm25_doc)
-    raw = signals.dense_doc if name == "dense" else signals.extra.get(name)
-    return None if raw is None else min_max(raw)
 
 
 def multi_fusion(signals: Signals, weights: dict[str, float]) -> np.ndarray:
@@ -497,7 +475,7 @@ class Searcher:
             hits.append(
                 Hit(chunk.doc_id, title, department, chunk.section, float(scores[doc]), chunk_index)
             )
-        features = decision_model.features(signals, order, scores, mode)
+        features = decision_model.features(signals, order, scores, mode, self.fusion)
         decision, confidence = decision_model.decide(
             self.calibration, self.fingerprint, mode, features
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -19,28 +21,55 @@ from bot.knowledge.answer import (
     shorten,
 )
 from bot.knowledge.calibration import (
+    ABSTAIN,
+    CLARIFY_WITH,
+    CLARIFY_WITHOUT,
+    REFUSED,
+    RIGHT_ANSWER,
+    WRONG_ANSWER,
     Example,
     _outcome_costs,
+    chat_outcome,
     decision_rates,
     fit_mode,
+    outcome_table,
     retrieval_metrics,
     stratified_folds,
 )
 from bot.knowledge.decision import (
     Calibration,
+    CalibrationFormatError,
+    FeatureSet,
     Logistic,
     ModeCalibration,
+    Probabilities,
     decide,
+    expected_costs,
+    features,
+    fused_scale,
+    load_calibration,
 )
 from bot.knowledge.search import (
     QueryError,
     bm25_normalized,
     clean_query,
     min_max,
+    multi_fusion,
     rank_positions,
     reciprocal_rank_fusion,
     weighted_fusion,
 )
+from bot.knowledge.signals import Signals
+
+COSTS = {
+    "answer_right": 0.0,
+    "answer_wrong": 6.0,
+    "clarify_right_in_candidates": 1.0,
+    "clarify_in_scope_missed": 3.0,
+    "clarify_out_of_scope": 1.5,
+    "abstain_in_scope": 3.0,
+    "abstain_out_of_scope": 0.0,
+}
 
 
 def test_rank_positions() -> None:
@@ -72,43 +101,155 @@ def test_weighted_fusion() -> None:
     assert weighted_fusion(bm25, dense, 0.5) == pytest.approx([0.5, 0.5, 0.5])
 
 
-def _mode(answer: float, clarify: float) -> ModeCalibration:
-    # one feature; P(top-1) = sigmoid(4x), P(top-3) = sigmoid(4x + 2)
+def _mode(costs: dict[str, float] = COSTS) -> ModeCalibration:
+    # P(in scope) = sigmoid(4 * level); P(top-1 | in) = sigmoid(4 * lead),
+    # P(top-3 | in) = sigmoid(4 * lead + 4)
     return ModeCalibration(
-        features=("dense_top",),
-        mean=(0.0,),
-        scale=(1.0,),
-        top1=Logistic((4.0,), 0.0),
-        top3=Logistic((4.0,), 2.0),
-        answer_threshold=answer,
-        clarify_threshold=clarify,
+        mean={"level": 0.0, "lead": 0.0},
+        scale={"level": 1.0, "lead": 1.0},
+        in_scope=Logistic(("level",), (4.0,), 0.0),
+        top1=Logistic(("lead",), (4.0,), 0.0),
+        top3=Logistic(("lead",), (4.0,), 4.0),
+        costs=costs,
     )
 
 
-def test_decision_thresholds() -> None:
-    mode = _mode(answer=0.8, clarify=0.5)
-    assert mode.decide({"dense_top": 1.0})[0] == "answer"  # p1 = .98
-    assert mode.decide({"dense_top": 0.0})[0] == "clarify"  # p1 = .5, p3 = .88
-    assert mode.decide({"dense_top": -1.0})[0] == "abstain"  # p3 = .12
+def test_decision_of_least_expected_cost() -> None:
+    mode = _mode()
+    # in scope, a clear winner: answer
+    assert mode.decide({"level": 1.5, "lead": 1.5})[0] == "answer"
+    # in scope, no clear winner but the right one is likely among three: ask back
+    assert mode.decide({"level": 1.5, "lead": 0.0})[0] == "clarify"
+    # nothing matches well: abstain, even with a clear winner
+    assert mode.decide({"level": -1.5, "lead": 1.5})[0] == "abstain"
+    # a question that looks in scope is asked back rather than abstained on
+    assert mode.decide({"level": 0.3, "lead": -0.5})[0] == "clarify"
+    _, p1 = mode.decide({"level": 1.5, "lead": 1.5})
+    assert p1 == pytest.approx(mode.probabilities({"level": 1.5, "lead": 1.5}).top1)
+
+
+def test_decision_follows_the_costs() -> None:
+    values = {"level": 1.5, "lead": 0.6}  # P(top-1 right) about 0.91
+    assert _mode().decide(values)[0] == "answer"
+    assert _mode({**COSTS, "answer_wrong": 20.0}).decide(values)[0] == "clarify"
+
+
+def test_expected_costs() -> None:
+    cost = expected_costs(Probabilities(in_scope=0.8, top1=0.5, top3=0.7), COSTS)
+    assert cost["answer"] == pytest.approx(0.5 * 6.0)
+    assert cost["clarify"] == pytest.approx(0.7 * 1.0 + 0.1 * 3.0 + 0.2 * 1.5)
+    assert cost["abstain"] == pytest.approx(0.8 * 3.0)
 
 
 def test_uncalibrated_or_other_model_never_answers() -> None:
-    calibration = Calibration("abc", {"method": "rrf", "k": 60}, {"hybrid": _mode(0.1, 0.1)})
-    assert decide(None, "abc", "hybrid", {"dense_top": 5.0}) == ("clarify", None)
-    assert decide(calibration, "other-model", "hybrid", {"dense_top": 5.0}) == ("clarify", None)
-    assert decide(calibration, "abc", "bm25", {"dense_top": 5.0}) == ("clarify", None)
-    assert decide(calibration, "abc", "hybrid", {"dense_top": 5.0})[0] == "answer"
+    calibration = Calibration("abc", {"method": "rrf", "k": 60}, {"hybrid": _mode()})
+    values = {"level": 5.0, "lead": 5.0}
+    assert decide(None, "abc", "hybrid", values) == ("clarify", None)
+    assert decide(calibration, "other-model", "hybrid", values) == ("clarify", None)
+    assert decide(calibration, "abc", "bm25", values) == ("clarify", None)
+    assert decide(calibration, "abc", "hybrid", values)[0] == "answer"
 
 
-def test_fit_mode_learns_a_separating_threshold() -> None:
+def test_older_calibration_format_is_refused(tmp_path, monkeypatch) -> None:
+    from bot.knowledge import decision
+
+    old = tmp_path / "calibration.json"
+    old.write_text(
+        json.dumps({"version": 1, "model": {"fingerprint": "x"}, "modes": {}}), encoding="utf-8"
+    )
+    with pytest.raises(CalibrationFormatError, match="calibrate"):
+        load_calibration(old)
+    monkeypatch.setattr(decision, "DEFAULT_CALIBRATION_PATH", old)
+    assert decision.load_default() is None  # every decision falls back to "clarify"
+
+
+def test_fit_mode_learns_answer_clarify_and_abstain() -> None:
     rng = np.random.default_rng(0)
-    good = rng.normal(1.0, 0.3, 120)  # top-1 right
-    bad = rng.normal(-1.0, 0.3, 60)  # out of scope
-    x = np.concatenate([good, bad])[:, None]
-    rank = np.concatenate([np.ones(120, dtype=int), np.zeros(60, dtype=int)])
-    mode = fit_mode(x, rank, ["dense_top"])
-    assert mode.decide({"dense_top": 1.2})[0] == "answer"
-    assert mode.decide({"dense_top": -1.2})[0] == "abstain"
+    clear = np.column_stack([rng.normal(1.0, 0.3, 150), rng.normal(1.0, 0.3, 150)])
+    close = np.column_stack([rng.normal(1.0, 0.3, 60), rng.normal(-1.0, 0.3, 60)])
+    outside = np.column_stack([rng.normal(-1.0, 0.3, 60), rng.normal(0.0, 0.5, 60)])
+    x = np.vstack([clear, close, outside])
+    # clear winners are right; close calls are right half the time, else second
+    rank = np.concatenate([np.ones(150, int), np.tile([1, 2], 30), np.zeros(60, int)])
+    mode = fit_mode(x, rank, FeatureSet(in_scope=("level", "lead"), ranking=("lead",)))
+    assert mode.top1.inputs == ("lead",) and mode.in_scope.inputs == ("level", "lead")
+    assert mode.decide({"level": 1.2, "lead": 1.2})[0] == "answer"
+    assert mode.decide({"level": 1.0, "lead": -1.0})[0] == "clarify"
+    assert mode.decide({"level": -1.2, "lead": 0.0})[0] == "abstain"
+    restored = ModeCalibration.from_json(json.loads(json.dumps(mode.to_json())), mode.costs)
+    assert restored == mode
+
+
+def _signals(bm25: list[float], dense: list[float], examples: list[float]) -> Signals:
+    extra = {
+        "dense_examples": np.array(examples),
+        "use": np.array(dense),
+        "use_examples": np.array(examples),
+    }
+    return Signals(
+        bm25_doc=np.array(bm25),
+        bm25_chunk=np.zeros(len(bm25), dtype=int),
+        dense_doc=np.array(dense),
+        dense_chunk=np.zeros(len(bm25), dtype=int),
+        coverage=1.0,
+        extra=extra,
+    )
+
+
+def test_hybrid_features_measure_each_retrievers_lead() -> None:
+    fusion = {"method": "multi", "weights": {"bm25": 0.5, "dense": 0.5}, "focus_weight": 1.0}
+    agreeing = _signals([4.0, 2.0, 0.0], [0.9, 0.8, 0.7], [0.95, 0.85, 0.80])
+    scores = multi_fusion(agreeing, fusion["weights"])
+    values = features(agreeing, np.argsort(-scores), scores, "hybrid", fusion)
+    assert values["fused_top"] == pytest.approx(1.0)  # every retriever put it first
+    assert values["fused_margin"] == pytest.approx(0.5 * 0.5 + 0.5 * 0.5)
+    assert values["gap_bm25"] == pytest.approx(0.5) and values["gap_dense"] == pytest.approx(0.5)
+    assert values["examples_of_top"] == pytest.approx(0.95)
+    assert values["dense_of_top"] == pytest.approx(0.9)
+    # the examples prefer document 1: its gap for the fused first document is negative
+    split = _signals([4.0, 2.0, 0.0], [0.9, 0.8, 0.7], [0.80, 0.95, 0.85])
+    scores = multi_fusion(split, fusion["weights"])
+    values = features(split, np.argsort(-scores), scores, "hybrid", fusion)
+    assert values["gap_dense_examples"] == pytest.approx(-1.0)
+    assert values["gap_bm25"] > 0
+
+
+def test_fused_scale() -> None:
+    multi = {"method": "multi", "weights": {"bm25": 0.3, "dense": 0.7}, "focus_weight": 0.5}
+    assert fused_scale(multi, has_focus=False) == pytest.approx(1.0)
+    assert fused_scale(multi, has_focus=True) == pytest.approx(1.5)
+    assert fused_scale({"method": "rrf", "k": 9.0}, False) == pytest.approx(0.2)
+    assert fused_scale({"method": "weighted", "dense_weight": 0.4}, True) == 1.0
+
+
+def test_chat_outcomes() -> None:
+    assert chat_outcome(None, "answer", 1) == RIGHT_ANSWER
+    assert chat_outcome(None, "answer", 2) == WRONG_ANSWER
+    assert chat_outcome(None, "answer", 0) == WRONG_ANSWER  # out of scope answered
+    assert chat_outcome(None, "clarify", 3) == CLARIFY_WITH
+    assert chat_outcome(None, "clarify", 4) == CLARIFY_WITHOUT
+    assert chat_outcome(None, "abstain", 1) == ABSTAIN
+    assert chat_outcome("not_covered", "answer", 0) == ABSTAIN  # told plainly, no search
+    assert chat_outcome(REFUSED, "answer", 1) == REFUSED
+
+
+def test_outcome_table() -> None:
+    examples = [
+        Example("a", "x", "plain"),
+        Example("b", "x", "plain"),
+        Example("c", "y", "typo"),
+        Example("d", None, "out_of_scope"),
+        Example("e", None, "out_of_scope"),
+        Example("f", None, "refuse"),
+    ]
+    outcomes = [RIGHT_ANSWER, CLARIFY_WITH, WRONG_ANSWER, ABSTAIN, WRONG_ANSWER, REFUSED]
+    table = outcome_table(outcomes, examples)
+    assert table["in_scope"]["n"] == 3
+    assert table["in_scope"][RIGHT_ANSWER] == pytest.approx(1 / 3)
+    assert table["in_scope"][WRONG_ANSWER] == pytest.approx(1 / 3)
+    assert table["by_style"]["plain"][CLARIFY_WITH] == pytest.approx(0.5)
+    assert table["out_of_scope"] == {"answered": 0.5, "not_answered": 0.5, "n": 2}
+    assert table["must_refuse"] == {"refused": 1.0, "n": 1}
 
 
 def test_outcome_costs() -> None:
