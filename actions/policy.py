@@ -52,6 +52,15 @@ CLARIFY_STREAK_SLOT = "policy_clarify_streak"
 CLARIFY_ROUNDS_BEFORE_OFFER = 2
 
 
+def _answer(
+    text: str, current_service: str | None, vectors: query_vectors.QueryVectors | None
+) -> Answer:
+    searcher = get_searcher()
+    index_model = str(searcher.manifest["model"].get("name", ""))
+    vectors = query_vectors.with_e5(vectors, index_model)
+    return answer_question(text, searcher, current_service, vectors)
+
+
 def _buttons(reply: Answer) -> list[dict[str, Any]]:
     return [{"title": b.title, "payload": b.payload} for b in reply.buttons]
 
@@ -67,7 +76,7 @@ class ActionAnswerPolicy(Action):
         current_service = tracker.get_slot("service_id")
         vectors = query_vectors.unpack(tracker.latest_message.get(query_vectors.MESSAGE_KEY))
         try:
-            reply = await asyncio.to_thread(answer_question, text, None, current_service, vectors)
+            reply = await asyncio.to_thread(_answer, text, current_service, vectors)
         except QueryError:
             dispatcher.utter_message(response="utter_policy_unreadable")
             return []
