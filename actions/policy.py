@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 def _warm_up() -> None:
     try:
         get_searcher().warm_up()
+        query_vectors.warm_up()
     except IndexNotFound as exc:  # reported again, to the citizen, when a question comes
         logger.error("policy answers unavailable: %s", exc)
     except Exception:

