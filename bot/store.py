@@ -97,6 +97,10 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         session.close()
 
 
+# What a command-line tool says when the schema is missing (the store was never upgraded).
+NOT_INITIALISED = "数据库还没有初始化：请先运行 python -m bot.store upgrade"
+
+
 def upgrade(url: str | None = None) -> None:
     """Bring the schema at ``url`` (default: the configured store) to the newest migration."""
     from alembic import command

@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from bot.apikeys.store import DEMO_NAME, ApiKeyError, add_key, list_keys, register_key, revoke_key
 from bot.settings import get_settings
-from bot.store import get_engine
+from bot.store import NOT_INITIALISED, get_engine
 
 
 def _list() -> None:
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         print(str(error), file=sys.stderr)
         return 1
     except (OperationalError, ProgrammingError):
-        print("数据库还没有初始化：请先运行 python -m bot.store upgrade", file=sys.stderr)
+        print(NOT_INITIALISED, file=sys.stderr)
         return 1
     return 0
 

@@ -28,7 +28,7 @@ from bot.staff.accounts import (
     set_role,
 )
 from bot.staff.models import ROLE_ADMIN, ROLE_STAFF, ROLES
-from bot.store import get_engine
+from bot.store import NOT_INITIALISED, get_engine
 
 ROLE_LABELS = {ROLE_STAFF: "坐席", ROLE_ADMIN: "管理员"}
 
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         print(str(error), file=sys.stderr)
         return 1
     except (OperationalError, ProgrammingError):
-        print("数据库还没有初始化：请先运行 python -m bot.store upgrade", file=sys.stderr)
+        print(NOT_INITIALISED, file=sys.stderr)
         return 1
     return 0
 
