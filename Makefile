@@ -24,12 +24,14 @@ RASA_INPUTS := config.yml domain.yml data rasa_components var/jieba bot/nlp/coll
 PIP_NOISE := is ignored: it is neither a file nor a directory|^  DEPRECATION: .* is being installed using the legacy|pip 23.1 will enforce|^\s*$$
 PIP_INSTALL = --quiet --disable-pip-version-check
 
-.PHONY: help run test chat setup venvs system-deps dictionary index model database voice lint format nlu-eval bench clean
+.PHONY: help run test chat cluster test-cluster setup venvs system-deps dictionary index model database voice lint format nlu-eval bench clean
 
 help:
 	@echo "make run    set up what is missing, then start every service (Ctrl-C stops them)"
 	@echo "make test   the whole test suite"
 	@echo "make chat   chat with the running assistant in the terminal"
+	@echo "make cluster        N instances behind HAProxy on PostgreSQL + Redis (INSTANCES=2)"
+	@echo "make test-cluster   the scale-out acceptance tests (docs/deploy.md)"
 
 ## ---- environments ---------------------------------------------------------------------------
 .venv-rasa/.installed: requirements/rasa.txt
@@ -48,13 +50,14 @@ help:
 
 venvs: .venv/.installed .venv-rasa/.installed
 
-# Headless Chromium for the browser tests (Debian packages; Playwright never downloads one), and
-# a small Chinese font (1.6 MB) so pages lay out with real glyphs (the 长辈模式 size checks).
+# Headless Chromium for the browser tests (Debian packages; Playwright never downloads one), a
+# small Chinese font (1.6 MB) so pages lay out with real glyphs (the 长辈模式 size checks), and
+# HAProxy, the load balancer of `make cluster` (issue 12).
 system-deps:
 	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
-		|| ! dpkg -s fonts-wqy-microhei >/dev/null 2>&1; then \
-		echo "Installing chromium, chromium-driver and fonts-wqy-microhei …"; \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver fonts-wqy-microhei; \
+		|| ! dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || ! command -v haproxy >/dev/null; then \
+		echo "Installing chromium, chromium-driver, fonts-wqy-microhei and haproxy …"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver fonts-wqy-microhei haproxy; \
 	fi
 
 ## ---- build steps (each a no-op when its inputs did not change) ------------------------------
@@ -73,7 +76,8 @@ database: .venv/.installed
 
 # Retrain only when the fingerprint of the training inputs changed.
 model: dictionary .venv-rasa/.installed
-	@fingerprint=$$(find $(RASA_INPUTS) -type f -not -name '*.pyc' | sort | xargs sha256sum | sha256sum | cut -c1-16); \
+	@# privacy_stores.py (tracker store, event broker) is server configuration, not a model input.
+	@fingerprint=$$(find $(RASA_INPUTS) -type f -not -name '*.pyc' -not -name privacy_stores.py | sort | xargs sha256sum | sha256sum | cut -c1-16); \
 	if [ -f $(RASA_MODEL) ] && [ "$$(cat models/.fingerprint 2>/dev/null)" = "$$fingerprint" ]; then \
 		echo "Rasa model is up to date ($$fingerprint)"; \
 	else \
@@ -103,6 +107,17 @@ test: setup system-deps
 
 chat: .venv/.installed
 	$(APP) -m bot.gateway.terminal
+
+## ---- scale-out (issue 12; docs/deploy.md) -----------------------------------------------------
+# INSTANCES of every service behind HAProxy on :8000 and :5005, on PostgreSQL and Redis.
+INSTANCES ?= 2
+cluster: setup system-deps
+	$(APP) -m bot.services cluster --instances $(INSTANCES)
+
+# Two of everything on scratch databases and a scratch Redis: turns alternating between
+# instances, then faults under load (a few minutes on 2 cores).
+test-cluster: setup system-deps
+	ZHIXUN_CLUSTER_TESTS=1 $(APP) -m pytest -q tests/cluster
 
 ## ---- extras ----------------------------------------------------------------------------------
 nlu-eval: model

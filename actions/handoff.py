@@ -27,6 +27,7 @@ from bot.handoff import reasons, texts
 from bot.handoff.callback import find_phone
 from bot.handoff.service import Conversation, register_callback, request_handoff
 from bot.handoff.tickets import has_open_ticket
+from bot.review.recording import note_handoff
 from bot.settings import get_settings
 from bot.store import get_engine
 
@@ -82,6 +83,10 @@ def start_handoff(
         dispatcher.utter_message(text=texts.FAILED)
         return [SlotSet(REASON_SLOT, None)]
     dispatcher.utter_message(text=outcome.message)
+    try:  # the policy question that led here goes to the console's review queue
+        note_handoff(get_engine(), tracker.sender_id, tracker.events, service_id)
+    except Exception:
+        log.exception("could not record the question for review")
     if outcome.kind == "after_hours":
         return [SlotSet(REASON_SLOT, reason), FollowupAction(CALLBACK_FORM)]
     return [SlotSet(REASON_SLOT, None), ConversationPaused()]

@@ -24,7 +24,10 @@ from actions.handoff import not_offered, offer_handoff, offered
 from bot.handoff import reasons
 from bot.knowledge import query_vectors
 from bot.knowledge.answer import Answer, answer_question
+from bot.knowledge.reload import current_searcher
 from bot.knowledge.search import IndexNotFound, QueryError, get_searcher
+from bot.review.recording import note_policy_turn
+from bot.store import get_engine
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +59,26 @@ CLARIFY_ROUNDS_BEFORE_OFFER = 2
 def _answer(
     text: str, current_service: str | None, vectors: query_vectors.QueryVectors | None
 ) -> Answer:
-    searcher = get_searcher()
+    searcher = current_searcher()
     index_model = str(searcher.manifest["model"].get("name", ""))
     vectors = query_vectors.with_e5(vectors, index_model)
     return answer_question(text, searcher, current_service, vectors)
+
+
+def _note_for_review(tracker: Tracker, text: str, reply: Answer, service: str | None) -> None:
+    """Abstained and clarified questions go to the console's review queue (bot.review)."""
+    try:
+        note_policy_turn(
+            get_engine(),
+            tracker.sender_id,
+            tracker.events,
+            text,
+            reply.decision,
+            service,
+            [c.doc_id for c in reply.candidates],
+        )
+    except Exception:  # the queue is a by-product: a failure here never costs the reply
+        logger.exception("could not record the question for review")
 
 
 def _buttons(reply: Answer) -> list[dict[str, Any]]:
@@ -86,6 +105,7 @@ class ActionAnswerPolicy(Action):
             dispatcher.utter_message(response="utter_policy_unavailable")
             return []
         dispatcher.utter_message(text=reply.text, buttons=_buttons(reply))
+        await asyncio.to_thread(_note_for_review, tracker, text, reply, current_service)
         if reply.decision == "refuse":
             return [SlotSet(CLARIFY_STREAK_SLOT, 0), *not_offered()]
         streak = int(tracker.get_slot(CLARIFY_STREAK_SLOT) or 0) + 1

@@ -20,10 +20,15 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.worker.loader import AppLoader
 
+from bot.privacy import warm_up_in_background
+from bot.privacy.logs import mask_personal_data_in_logs
 from bot.service_auth import ACTION_TOKEN_HEADER, token_matches
 from bot.settings import get_settings
 
 log = logging.getLogger(__name__)
+# At import, not in main(): Sanic's worker processes import this module, never run main().
+mask_personal_data_in_logs()
+warm_up_in_background()
 
 OPEN_PATHS = frozenset({"/health"})
 ACTIONS_PACKAGE = "actions"

@@ -114,10 +114,15 @@ async def _measure_in_rasa(model: str, action_url: str, tracker_db: str, message
     from rasa.utils.common import configure_logging_and_warnings
     from rasa.utils.endpoints import EndpointConfig
     from rasa.utils.log_utils import configure_structlog
+    from rasa.utils.tensorflow.environment import setup_tf_environment
 
     from bench.turns import GREETINGS, POLICY_QUESTIONS, TURNS_PER_CONVERSATION
     from bot.service_auth import ACTION_TOKEN_ENV, ACTION_TOKEN_HEADER
+    from rasa_components.serve import tune_sqlite_connections
 
+    # What `python -m rasa_components.serve` does before the model loads.
+    setup_tf_environment()
+    tune_sqlite_connections()
     configure_logging_and_warnings(logging.WARNING)
     configure_structlog(logging.WARNING)
     spent: dict[str, list[float]] = {}

@@ -107,7 +107,9 @@ def service_secrets(settings: Settings) -> dict[str, str]:
 ACTION_SERVER_MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
-def stack_services(settings: Settings) -> list[Service]:
+def stack_services(settings: Settings, endpoints: Path | None = None) -> list[Service]:
+    """The three services; ``endpoints`` (a cluster's Rasa endpoints file) or the one
+    ``write_endpoints`` makes for this single stack."""
     host = settings.host
     secrets_env = service_secrets(settings)
     common_env = {
@@ -156,7 +158,7 @@ def stack_services(settings: Settings) -> list[Service]:
                 "--model",
                 str(settings.rasa_model_dir),
                 "--endpoints",
-                str(write_endpoints(settings)),
+                str(endpoints or write_endpoints(settings)),
                 "--credentials",
                 str(PROJECT_ROOT / "credentials.yml"),
             ],
@@ -166,6 +168,8 @@ def stack_services(settings: Settings) -> list[Service]:
                 **one_thread,
                 **secrets_env,
                 "PYTHONWARNINGS": RASA_WARNING_FILTERS,
+                # The event broker writes into the app database (endpoints.yml: url_env).
+                "ZHIXUN_DATABASE_URL": settings.database_url,
                 # Sanic counts the bytes it actually reads, chunked bodies included.
                 "SANIC_REQUEST_MAX_SIZE": str(settings.rasa_max_body_bytes),
             },
@@ -326,7 +330,14 @@ def run() -> None:
         stack.stop()
 
 
+USAGE = "usage: python -m bot.services run | cluster [--instances N]"
+
 if __name__ == "__main__":
-    if sys.argv[1:] != ["run"]:
-        sys.exit("usage: python -m bot.services run")
-    run()
+    if sys.argv[1:] == ["run"]:
+        run()
+    elif sys.argv[1:2] == ["cluster"]:
+        from bot.cluster.launcher import main as cluster_main
+
+        sys.exit(cluster_main(sys.argv[2:]))
+    else:
+        sys.exit(USAGE)

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     rasa_max_body_bytes: int = 64 * 1024
 
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'zhixun.db'}"
+    # Conversations, trackers and events older than this are anonymized by
+    # ``python -m bot.privacy purge`` (docs/privacy.md).
+    retention_days: int = 180
     catalog_path: Path = PROJECT_ROOT / "catalog" / "services.yaml"
     knowledge_dir: Path = PROJECT_ROOT / "knowledge"
     index_dir: Path = PROJECT_ROOT / "var" / "index"
@@ -72,7 +75,12 @@ class Settings(BaseSettings):
     status_full_phone_failures_everyone: str = "100/hour;1000/day"
     # Where the budgets are counted: empty keeps them in the action server's memory (one
     # process); "redis://127.0.0.1:6379/0" shares them between every action server using it.
+    # In the web app it switches on running as N instances (issue 12): socket.io messages,
+    # staff live updates and the handoff's resume lock go through Redis.
     redis_url: str = ""
+    # Start of every Redis key and pub/sub channel the web app uses (pub/sub ignores the db
+    # number, so two deployments sharing one Redis need different prefixes).
+    redis_prefix: str = "zhixun"
 
     # Human handoff (issue 5).
     working_hours: str = "mon-fri 09:00-12:00,13:30-17:30; sat 09:00-12:00"
@@ -85,8 +93,24 @@ class Settings(BaseSettings):
     handoff_minutes_per_ticket: float = 3.0
     # How long after a close a typed 1–5 still counts as the satisfaction rating.
     handoff_rating_window_seconds: int = 1800
+    # 好差评 (issue 11). A bot-only conversation is asked for a rating once: when the bot says
+    # goodbye, or this long after the last turn that followed a cited policy answer.
+    rating_idle_seconds: float = 120.0
+    # How long after the question a typed 1–5 still counts, and after 差评 the comment.
+    rating_comment_window_seconds: int = 600
+    rating_sweep_seconds: float = 5.0
+    # A 差评 opens a follow-up (回访 → 整改) due this many hours later.
+    followup_deadline_hours: float = 72.0
+    # Where analytics read Rasa's event-broker table ``events``; empty: the app database
+    # (endpoints.yml's broker). Set it when the broker writes elsewhere (make cluster).
+    analytics_events_url: str = ""
+    # Where the bot's goodbye texts are read from (the rating question follows them).
+    rasa_domain_path: Path = PROJECT_ROOT / "domain.yml"
     # The web app's background check (claim timeouts, resumes that failed).
     handoff_sweep_seconds: float = 5.0
+    # How often the staff console's live feed reads the store for changes nobody announced
+    # (tickets the action server opens; other instances announce theirs via Redis).
+    handoff_feed_poll_seconds: float = 1.0
     handoff_canned_replies_path: Path = PROJECT_ROOT / "bot" / "handoff" / "canned_replies.yml"
     staff_max_failed_logins: int = 5
     staff_lockout_seconds: int = 900
@@ -140,6 +164,29 @@ class Settings(BaseSettings):
     # Request bodies, counted as they are read (Content-Length or chunked): 413 beyond this.
     # /api/asr allows voice_max_bytes, the WeChat path wechat_max_body_bytes.
     max_body_bytes: int = 64 * 1024
+
+    # The unanswered-question loop (issue 11). Questions join the nearest open review group
+    # when their similarity (mean of the e5 and USE cosines, bot/review/grouping.py) is at
+    # least this; the action server looks for a rebuilt index at most this often (seconds;
+    # negative: never).
+    review_group_similarity: float = 0.78
+    index_reload_check_seconds: float = 2.0
+
+    # Scale-out (issue 12, ``make cluster``): cluster_instances of each service on loopback ports
+    # from cluster_backend_port_base, behind HAProxy on host:web_port and host:rasa_port (and,
+    # loopback only, the Rasa HTTP API on cluster_rasa_api_port and the action servers on
+    # action_port). PostgreSQL holds the store, Rasa's trackers and its event log (databases
+    # named from cluster_database_prefix, created and migrated on first start); Redis holds
+    # Rasa's conversation locks and the services' shared state. Files go to cluster_dir.
+    cluster_instances: int = 2
+    cluster_postgres_url: str = "postgresql://postgres@127.0.0.1:5432"
+    cluster_database_prefix: str = "zhixun"
+    cluster_redis_url: str = "redis://127.0.0.1:6379/0"
+    cluster_backend_port_base: int = 18000
+    cluster_rasa_api_port: int = 5006
+    cluster_dir: Path = PROJECT_ROOT / "var" / "cluster"
+    # A loopback client may pick the Rasa instance with the X-Zhixun-Instance header (tests).
+    cluster_instance_pinning: bool = False
 
     @property
     def socket_allowed_origins(self) -> list[str]:

@@ -9,10 +9,19 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, ExceptionContext, create_engine, event
+from sqlalchemy import (
+    DateTime,
+    Dialect,
+    Engine,
+    ExceptionContext,
+    TypeDecorator,
+    create_engine,
+    event,
+)
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from bot.settings import PROJECT_ROOT, get_settings
@@ -20,6 +29,42 @@ from bot.settings import PROJECT_ROOT, get_settings
 
 class Base(DeclarativeBase):
     pass
+
+
+UTC = timezone.utc
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL.
+
+    ``UTCDateTime()`` is a ``timestamptz`` column on PostgreSQL; ``UTCDateTime(timezone=False)``
+    a plain ``timestamp`` holding naive UTC (the status tables of migration 0001). SQLite keeps
+    no time zone: naive UTC there either way.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def __init__(self, timezone: bool = True) -> None:
+        super().__init__(timezone=timezone)
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime stored; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        keeps_zone = self.impl.timezone and dialect.name != "sqlite"  # type: ignore[attr-defined]
+        return value if keeps_zone else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _without_values(context: ExceptionContext) -> None:

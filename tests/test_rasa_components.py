@@ -99,3 +99,33 @@ def test_the_featurizer_loads_its_encoders_with_the_model(rasa_side: dict) -> No
 def test_the_featurizer_hands_on_only_what_it_computed(rasa_side: dict) -> None:
     # USE alone: the action server encodes the e5 query vector itself, once.
     assert rasa_side["packet"] == ["e5_source", "text", "use"]
+
+
+SQLITE_SCRIPT = """
+import json, sys
+from sqlalchemy import create_engine, text
+from rasa_components.serve import tune_sqlite_connections
+
+tune_sqlite_connections()
+engine = create_engine("sqlite:///" + sys.argv[1])
+with engine.connect() as connection:
+    journal = connection.execute(text("PRAGMA journal_mode")).scalar()
+    synchronous = connection.execute(text("PRAGMA synchronous")).scalar()
+print(json.dumps({"journal": journal, "synchronous": synchronous}))
+"""
+
+
+def test_rasa_tracker_sqlite_commits_do_not_wait_for_the_disk(tmp_path: Path) -> None:
+    if not RASA_PYTHON.exists():
+        pytest.skip("the Rasa environment (.venv-rasa) is not installed")
+    run = subprocess.run(
+        [str(RASA_PYTHON), "-c", SQLITE_SCRIPT, str(tmp_path / "tracker.db")],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=120,
+        check=True,
+    )
+    pragmas = json.loads(run.stdout.strip().splitlines()[-1])
+    # WAL with synchronous=NORMAL (1): no fsync on every tracker save inside Rasa's event loop.
+    assert pragmas == {"journal": "wal", "synchronous": 1}

@@ -7,8 +7,7 @@ from datetime import datetime
 from sqlalchemy import Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.handoff.models import UTCDateTime
-from bot.store import Base
+from bot.store import Base, UTCDateTime
 
 
 class ApiKey(Base):

@@ -18,9 +18,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.apikeys.models import ApiKey
-from bot.handoff.models import utcnow
-from bot.handoff.tickets import audit
-from bot.store import session_scope
+from bot.audit import audit
+from bot.store import session_scope, utcnow
 
 KEY_PREFIX = "zx_"
 # Longer than any key we issue (``zx_`` + 43 characters); anything longer is not looked up.

@@ -17,7 +17,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.apikeys.store import DEMO_NAME, ApiKeyError, KeyIdentity, authenticate, register_key
@@ -85,6 +85,9 @@ OUTBOX_UNAVAILABLE = "消息暂时取不到，请稍后再试，消息不会丢�
 class ChatRequest(BaseModel):
     sender: str = Field(min_length=1, max_length=SENDER_MAX_CHARS, pattern=SENDER_PATTERN)
     message: str
+    # How the citizen talks in the integration's front end, for the 好差评 record.
+    elderly_mode: StrictBool = False
+    voice: StrictBool = False
 
 
 class ChatResponse(BaseModel):
@@ -161,7 +164,14 @@ class ApiChannel:
             except InvalidMessage as error:
                 return JSONResponse(status_code=422, content={"detail": str(error)})
             conversation_id = conversation_of(key, request.sender)
-            turn = Turn(conversation_id, NAME, text, client=f"key:{key.name}")
+            turn = Turn(
+                conversation_id,
+                NAME,
+                text,
+                client=f"key:{key.name}",
+                elderly=request.elderly_mode,
+                voice=request.voice,
+            )
             try:
                 replies = await self.context.router.handle(turn)
             except TurnFailed as failure:  # nothing was kept: the client sends it again later

@@ -10,6 +10,7 @@ handoff desk and anything else that speaks to citizens after the fact only know
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -74,6 +75,9 @@ class Turn:
     # Who is calling, for per-client limits in the action server: ``key:<API key name>``,
     # ``ip:<address>`` (widget) or ``wechat``.
     client: str = ""
+    # How the citizen talked, for the 好差评 record: the widget's 长辈模式, a voice message.
+    elderly: bool = False
+    voice: bool = False
 
 
 class TurnFailed(RuntimeError):
@@ -149,3 +153,6 @@ class ChannelContext:
     router: TurnHandler
     registry: ChannelRegistry
     engine: Engine
+    # Called (in a worker thread) with the conversation a citizen left by starting a new one, so
+    # the member of staff serving it can be told; the handoff supplies it.
+    citizen_left: Callable[[str], object] = lambda _conversation_id: None

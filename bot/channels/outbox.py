@@ -46,8 +46,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.channels.base import BotMessage
-from bot.handoff.models import UTCDateTime, utcnow
-from bot.store import Base, session_scope
+from bot.store import Base, UTCDateTime, session_scope, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ does not inherit the last one's open handoff.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -20,7 +21,6 @@ import socketio
 from anyio import to_thread
 from fastapi import FastAPI
 from itsdangerous import BadSignature, TimestampSigner
-from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels.base import (
@@ -31,11 +31,9 @@ from bot.channels.base import (
     TurnFailed,
     clean_text,
 )
+from bot.channels.fanout import socket_manager
 from bot.channels.outbox import MAX_ID, Outbox
-from bot.handoff.models import SYSTEM
-from bot.handoff.tickets import add_message, find_open_ticket
 from bot.settings import Settings
-from bot.store import session_scope
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +41,6 @@ NAME = "web"
 # What the server issues: 128 random bits, URL-safe (also the voice API's session format).
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 _MAX_TOKEN_CHARS = 200
-CITIZEN_LEFT = "群众点击了“新对话”，已离开这次会话：之后的回复对方可能看不到了。"
 REPLAY_FAILED = "系统暂时出了点故障，断线期间的消息还没能加载，请稍后刷新页面查看。"
 
 
@@ -83,16 +80,6 @@ def _signing_key(settings: Settings) -> str:
     return secrets.token_urlsafe(32)
 
 
-def note_citizen_left(engine: Engine, conversation_id: str) -> bool:
-    """Tell staff (a line in the open ticket, if any) that the citizen started over."""
-    with session_scope(engine) as session:
-        ticket = find_open_ticket(session, conversation_id)
-        if ticket is None:
-            return False
-        add_message(session, ticket, SYSTEM, CITIZEN_LEFT)
-        return True
-
-
 class WebChannel:
     names = (NAME,)
 
@@ -104,13 +91,25 @@ class WebChannel:
         )
         # A page on another site must not open the citizen's socket (issue 8): only the
         # configured portal origins; clients that send no Origin (no browser) are let through.
+        # With redis_url, an emit on any instance reaches sockets on every instance.
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
             cors_allowed_origins=context.settings.socket_allowed_origins,
             max_http_buffer_size=context.settings.max_body_bytes,
+            client_manager=socket_manager(context.settings),
         )
         self.outbox = Outbox(context.engine)
         self._register_socket_handlers()
+
+    async def stop(self) -> None:
+        """Stop listening for other instances' socket.io events (redis_url)."""
+        listener = getattr(self.sio.manager, "thread", None)
+        if isinstance(listener, asyncio.Task):
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
+        redis = getattr(self.sio.manager, "redis", None)
+        if redis is not None:
+            await redis.aclose()
 
     async def deliver(self, conversation_id: str, messages: list[BotMessage]) -> None:
         # Kept first, so a widget that is away now gets them when it comes back; one
@@ -190,7 +189,7 @@ class WebChannel:
             if left is None:
                 return
             try:
-                await to_thread.run_sync(note_citizen_left, self.context.engine, left)
+                await to_thread.run_sync(self.context.citizen_left, left)
             except SQLAlchemyError as error:
                 log.warning("could not note a citizen leaving (%s)", type(error).__name__)
 
@@ -209,7 +208,15 @@ class WebChannel:
             except InvalidMessage as error:
                 await sio.emit("error_message", {"text": str(error)}, to=sid)
                 return
-            turn = Turn(conversation_id, NAME, text, client=session.get("client", ""))
+            turn = Turn(
+                conversation_id,
+                NAME,
+                text,
+                client=session.get("client", ""),
+                # Only a real true counts: anything else a client sends is "no".
+                elderly=isinstance(data, dict) and data.get("elder") is True,
+                voice=isinstance(data, dict) and data.get("voice") is True,
+            )
             try:
                 replies = await self.context.router.handle(turn)
             except TurnFailed as failure:  # nothing was kept: the widget offers to resend

@@ -1,9 +1,9 @@
 """The staff API: sign-in, the queue, a ticket with its transcript, claim, reply, transfer,
-close, a live event stream, and account management (admins). Used by the console page and by
-integrations.
+close and a live event stream. Used by the console page and by integrations. Accounts are in
+:mod:`bot.console.accounts`, analytics in :mod:`bot.console.analytics`.
 
-Roles: any signed-in staff member works tickets; unmasking personal data and managing accounts
-need the ``admin`` role (analytics endpoints, when added, depend on ``AdminStaff`` too)."""
+Roles: any signed-in staff member works tickets; unmasking personal data, managing accounts and
+the analytics need the ``admin`` role."""
 
 from __future__ import annotations
 
@@ -19,34 +19,26 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, field_validator
 
+from bot.audit import audit
 from bot.channels.base import InvalidMessage, clean_text
 from bot.console.auth import (
-    AdminCsrfStaff,
-    AdminStaff,
     CsrfStaff,
     CurrentStaff,
     Sessions,
     StaffContext,
 )
 from bot.console.views import ConsoleConfig, ticket_detail, ticket_summaries
-from bot.handoff import tickets
+from bot.handoff import staff_actions, tickets
 from bot.handoff.desk import Delivery, HandoffDesk
-from bot.handoff.models import CALLBACK, CLAIMED, CLOSED, OPEN_STATES, WAITING, utcnow
+from bot.handoff.models import CALLBACK, CLAIMED, CLOSED, OPEN_STATES, WAITING
 from bot.settings import Settings
 from bot.staff.accounts import (
     MAX_PASSWORD,
-    AccountError,
-    AccountExists,
-    AccountNotFound,
     LoginPolicy,
-    add_staff,
     authenticate,
-    disable_staff,
-    list_staff,
-    set_role,
 )
-from bot.staff.models import ROLE_ADMIN, ROLE_STAFF, StaffUser
-from bot.store import session_scope
+from bot.staff.models import ROLE_ADMIN, StaffUser
+from bot.store import session_scope, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +192,7 @@ async def logout(
     def end() -> None:
         manager.end(context, request, response)
         with session_scope(manager.engine) as session:
-            tickets.audit(
+            audit(
                 session,
                 "logout",
                 actor=context.staff.username,
@@ -237,7 +229,7 @@ async def list_handoffs(
     def load() -> list[dict[str, Any]]:
         with session_scope(desk(request).engine) as session:
             found = tickets.list_tickets(session, STATE_FILTERS[state])
-            tickets.audit(
+            audit(
                 session,
                 "list",
                 actor=context.staff.username,
@@ -328,7 +320,7 @@ def _start_watching(the_desk: HandoffDesk, context: StaffContext, ticket_id: int
                 tickets.get_ticket(session, ticket_id)
             except tickets.TicketNotFound as error:
                 raise _ticket_error(error) from None
-        tickets.audit(
+        audit(
             session,
             "watch",
             actor=context.staff.username,
@@ -360,7 +352,7 @@ async def get_handoff(
         with session_scope(desk(request).engine) as session:
             ticket = tickets.get_ticket(session, ticket_id)
             callback_phone = ticket.state == CALLBACK and bool(ticket.callback_phone)
-            tickets.audit(
+            audit(
                 session,
                 "view_unmasked" if reveal else "view",
                 actor=context.staff.username,
@@ -386,7 +378,7 @@ async def get_handoff(
 
 def _audit_refused_unmask(the_desk: HandoffDesk, context: StaffContext, ticket_id: int) -> None:
     with session_scope(the_desk.engine) as session:
-        tickets.audit(
+        audit(
             session,
             "unmask_refused",
             actor=context.staff.username,
@@ -420,7 +412,7 @@ async def claim_handoff(
     the_desk = desk(request)
     try:
         ticket = await to_thread.run_sync(
-            tickets.claim, the_desk.engine, ticket_id, context.staff, context.client_ip
+            staff_actions.claim, the_desk.engine, ticket_id, context.staff, context.client_ip
         )
     except tickets.TicketError as error:
         raise _ticket_error(error) from None
@@ -444,7 +436,7 @@ async def reply_to_citizen(
     client_id = str(body.client_id) if body.client_id else None
     try:
         stored = await to_thread.run_sync(
-            lambda: tickets.reply(
+            lambda: staff_actions.reply(
                 the_desk.engine, ticket_id, context.staff, body.text, context.client_ip, client_id
             )
         )
@@ -459,7 +451,7 @@ async def reply_to_citizen(
         delivered, problem = stored.delivered, stored.delivery_problem
     return {
         "id": message.id,
-        "at": _iso(message.at),
+        "at": iso(message.at),
         "sender": message.sender,
         "text": message.text,
         "client_id": client_id,
@@ -472,7 +464,10 @@ async def reply_to_citizen(
 
 
 async def _deliver_reply(
-    the_desk: HandoffDesk, stored: tickets.StoredReply, staff: StaffUser, client_id: str | None
+    the_desk: HandoffDesk,
+    stored: staff_actions.StoredReply,
+    staff: StaffUser,
+    client_id: str | None,
 ) -> Delivery:
     """The reply is stored: whatever happens on the way to the citizen is reported, not
     raised (the outbound store takes care of redelivery)."""
@@ -489,7 +484,7 @@ async def _deliver_reply(
     if client_id is not None:
         try:
             await to_thread.run_sync(
-                tickets.record_reply_delivery,
+                staff_actions.record_reply_delivery,
                 the_desk.engine,
                 stored.ticket.id,
                 client_id,
@@ -513,7 +508,7 @@ async def transfer_handoff(
     the_desk = desk(request)
     try:
         ticket = await to_thread.run_sync(
-            tickets.transfer,
+            staff_actions.transfer,
             the_desk.engine,
             ticket_id,
             context.staff,
@@ -537,7 +532,7 @@ async def close_handoff(
     the_desk = desk(request)
     try:
         ticket, before = await to_thread.run_sync(
-            tickets.close,
+            staff_actions.close,
             the_desk.engine,
             ticket_id,
             context.staff,
@@ -550,123 +545,5 @@ async def close_handoff(
     return await _detail(request, ticket_id)
 
 
-# ---- accounts (admins) ------------------------------------------------------------------------
-
-
-class AccountOut(StaffOut):
-    active: bool
-    created_at: str | None
-    last_login_at: str | None
-
-
-class NewAccount(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=MAX_PASSWORD)
-    display_name: str | None = Field(default=None, max_length=64)
-    department: str | None = Field(default=None, max_length=64)
-    role: Literal["staff", "admin"] = ROLE_STAFF
-
-
-class RoleChange(BaseModel):
-    role: Literal["staff", "admin"]
-
-
-def _account_out(staff: StaffUser) -> AccountOut:
-    return AccountOut(
-        **StaffOut.of(staff).model_dump(),
-        active=staff.active,
-        created_at=_iso(staff.created_at),
-        last_login_at=_iso(staff.last_login_at),
-    )
-
-
-def _account_error(error: AccountError) -> HTTPException:
-    if isinstance(error, AccountNotFound):
-        return HTTPException(status_code=404, detail=str(error))
-    return HTTPException(
-        status_code=409 if isinstance(error, AccountExists) else 422, detail=str(error)
-    )
-
-
-def _not_yourself(context: StaffContext, username: str, what: str) -> None:
-    # An admin cannot lock themselves (possibly the last admin) out from the console.
-    if username == context.staff.username:
-        raise HTTPException(status_code=409, detail=f"不能{what}自己的账号")
-
-
-@router.get("/staff", response_model=list[AccountOut], summary="Staff accounts (admins)")
-async def list_accounts(request: Request, context: AdminStaff) -> list[AccountOut]:
-    def load() -> list[AccountOut]:
-        accounts = list_staff(desk(request).engine)
-        with session_scope(desk(request).engine) as session:
-            tickets.audit(
-                session,
-                "staff_list",
-                actor=context.staff.username,
-                staff_id=context.staff.id,
-                client_ip=context.client_ip,
-            )
-        return [_account_out(staff) for staff in accounts]
-
-    return await to_thread.run_sync(load)
-
-
-@router.post(
-    "/staff", status_code=201, response_model=AccountOut, summary="New staff account (admins)"
-)
-async def create_account(body: NewAccount, request: Request, context: AdminCsrfStaff) -> AccountOut:
-    try:
-        staff = await to_thread.run_sync(
-            lambda: add_staff(
-                desk(request).engine,
-                body.username,
-                body.password,
-                body.display_name,
-                body.department,
-                body.role,
-                actor=context.staff.username,
-            )
-        )
-    except AccountError as error:
-        raise _account_error(error) from None
-    return _account_out(staff)
-
-
-@router.post("/staff/{username}/disable", status_code=204, summary="Disable an account (admins)")
-async def disable_account(
-    username: Annotated[str, Path(min_length=1, max_length=64)],
-    request: Request,
-    context: AdminCsrfStaff,
-) -> Response:
-    _not_yourself(context, username, "停用")
-    try:
-        await to_thread.run_sync(
-            lambda: disable_staff(desk(request).engine, username, actor=context.staff.username)
-        )
-    except AccountError as error:
-        raise _account_error(error) from None
-    await desk(request).feed.poke()  # its open streams close now
-    return Response(status_code=204)
-
-
-@router.put("/staff/{username}/role", status_code=204, summary="Change a role (admins)")
-async def change_role(
-    username: Annotated[str, Path(min_length=1, max_length=64)],
-    body: RoleChange,
-    request: Request,
-    context: AdminCsrfStaff,
-) -> Response:
-    _not_yourself(context, username, "更改")
-    try:
-        await to_thread.run_sync(
-            lambda: set_role(
-                desk(request).engine, username, body.role, actor=context.staff.username
-            )
-        )
-    except AccountError as error:
-        raise _account_error(error) from None
-    return Response(status_code=204)
-
-
-def _iso(moment: datetime | None) -> str | None:
+def iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None

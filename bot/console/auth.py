@@ -26,9 +26,8 @@ from fastapi import Depends, HTTPException, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import Engine, delete
 
-from bot.handoff.models import utcnow
 from bot.staff.models import ROLE_ADMIN, StaffSession, StaffUser
-from bot.store import session_scope
+from bot.store import session_scope, utcnow
 
 log = logging.getLogger(__name__)
 

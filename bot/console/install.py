@@ -16,11 +16,12 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from bot.channels.base import ChannelRegistry
-from bot.console import api, pages
+from bot.console import accounts, analytics, api, followups, pages, review
 from bot.console.auth import SessionManager
 from bot.console.views import load_console_config
 from bot.handoff.desk import HandoffDesk
 from bot.handoff.rasa_api import RasaConversations
+from bot.ratings.desk import RatingDesk
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,11 @@ def _secret_key(settings: Settings) -> str:
 
 
 class InterceptingRouter(Protocol):
-    def add_interceptor(self, interceptor: HandoffDesk) -> None: ...
+    def add_interceptor(self, interceptor: HandoffDesk | RatingDesk) -> None: ...
+
+    def add_watcher(self, watcher: RatingDesk) -> None: ...
+
+    def add_reply_filter(self, reply_filter: RatingDesk) -> None: ...
 
 
 def install_handoff(
@@ -90,9 +95,31 @@ def install_handoff(
     )
     app.state.console_config = load_console_config(settings)
     app.include_router(api.router)
+    app.include_router(accounts.router)
     app.include_router(pages.router)
+    app.include_router(analytics.router)
+    app.include_router(review.router)
     app.mount(
         "/console/static", StaticFiles(directory=pages.HERE / "static"), name="console-static"
     )
     app.add_middleware(ApiGuard)
     return desk
+
+
+def install_ratings(
+    app: FastAPI,
+    router: InterceptingRouter,
+    channels: ChannelRegistry,
+    settings: Settings,
+    engine: Engine,
+    desk: HandoffDesk,
+) -> RatingDesk:
+    """好差评 (issue 11): after the handoff desk on the router (an open ticket comes first),
+    and the follow-ups page of the console."""
+    ratings = RatingDesk(settings, engine, channels, desk)
+    router.add_watcher(ratings)
+    router.add_interceptor(ratings)
+    router.add_reply_filter(ratings)
+    app.state.rating_desk = ratings
+    app.include_router(followups.router)
+    return ratings

@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 from bot.catalog import Catalog, load_catalog
 from bot.handoff import reasons
 from bot.handoff.callback import mask_phone
-from bot.handoff.models import STAFF, WAITING, Ticket, utcnow
+from bot.handoff.models import STAFF, WAITING, Ticket
 from bot.handoff.tickets import messages_of, minutes_per_ticket, queue_info
 from bot.privacy import mask
 from bot.settings import Settings
 from bot.staff.models import StaffUser
+from bot.store import utcnow
 
 OTHER_DEPARTMENT = "综合受理窗口"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path as FilePath
 from typing import Any
 
@@ -20,12 +21,15 @@ from fastapi_offline import FastAPIOffline
 
 from bot.channels import api, web, wechat
 from bot.channels.base import Channel, ChannelContext, ChannelRegistry
-from bot.console.install import install_handoff
+from bot.console.install import install_handoff, install_ratings
 from bot.console.pages import SECURITY_HEADERS
 from bot.gateway.limits import BodySizeLimit, body_limits
 from bot.gateway.log_privacy import drop_query_strings_from_access_log
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.router import TurnRouter
+from bot.handoff.service import note_citizen_left
+from bot.privacy import warm_up_in_background
+from bot.privacy.logs import mask_personal_data_in_logs
 from bot.settings import Settings, get_settings
 from bot.store import make_engine
 from bot.voice.api import router as voice_router
@@ -56,7 +60,13 @@ class Gateway:
 
     @property
     def context(self) -> ChannelContext:
-        return ChannelContext(self.settings, self.router, self.channels, self.engine)
+        return ChannelContext(
+            self.settings,
+            self.router,
+            self.channels,
+            self.engine,
+            citizen_left=partial(note_citizen_left, self.engine),
+        )
 
     @property
     def sio(self) -> socketio.AsyncServer:
@@ -82,9 +92,11 @@ def create_app(settings: Settings | None = None) -> tuple[FastAPI, Gateway]:
     @asynccontextmanager
     async def lifespan(_: FastAPI):  # type: ignore[no-untyped-def]
         handoff.start()
+        ratings.start()
         await gateway.start()
         yield
         await gateway.stop()
+        await ratings.stop()
         await handoff.stop()
         await gateway.rasa.aclose()
         gateway.engine.dispose()
@@ -93,6 +105,10 @@ def create_app(settings: Settings | None = None) -> tuple[FastAPI, Gateway]:
     app.state.gateway = gateway
     # Human handoff (issue 5): turn interceptor, staff API + /console, background tasks.
     handoff = install_handoff(app, gateway.router, gateway.channels, settings, gateway.engine)
+    # 好差评 ratings and follow-ups (issue 11): after the handoff on the router.
+    ratings = install_ratings(
+        app, gateway.router, gateway.channels, settings, gateway.engine, handoff
+    )
     for module in CHANNELS:
         channel = module.install(app, gateway.context)
         if channel is not None:
@@ -145,6 +161,8 @@ def _web_app(settings: Settings, lifespan: Any) -> FastAPI:
 def create_asgi_app() -> BodySizeLimit:
     app, gateway = create_app()
     drop_query_strings_from_access_log()
+    mask_personal_data_in_logs()
+    warm_up_in_background()
     sockets = socketio.ASGIApp(gateway.sio, other_asgi_app=app, socketio_path="socket.io")
     # The socket.io transport reads its request bodies whole: bound them here as well.
     return BodySizeLimit(sockets, body_limits(gateway.settings))

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.handoff.hours import WorkingHours, describe_moment
-from bot.privacy import find_pii, mask_mobile
+from bot.privacy import find_pii, mask_landline, mask_mobile
 
-_LANDLINE = re.compile(r"(?<![\d+])(0\d{2,3})[- ]?(\d{7,8})(?!\d)")
 _DIGIT_RUN = re.compile(r"\d[\d -]{5,}\d")
 MIN_MESSAGE_CHARS = 2
 
@@ -17,8 +16,7 @@ MIN_MESSAGE_CHARS = 2
 def find_phone(text: str) -> str | None:
     """The one callable number in ``text``: a mobile (13812345678) or a landline with area code
     (0571-88886666). ``None`` when there is none or more than one."""
-    found = [f.value for f in find_pii(text) if f.kind == "mobile"]
-    found += [f"{m.group(1)}-{m.group(2)}" for m in _LANDLINE.finditer(text)]
+    found = [f.value for f in find_pii(text) if f.kind in ("mobile", "landline")]
     unique = sorted(set(found))
     return unique[0] if len(unique) == 1 else None
 
@@ -37,10 +35,7 @@ def without_phone(text: str, phone: str) -> str:
 
 
 def mask_phone(phone: str) -> str:
-    if phone.startswith("0"):
-        area, _, local = phone.partition("-")
-        return f"{area}-****{local[-4:]}"
-    return mask_mobile(phone)
+    return mask_landline(phone) if phone.startswith("0") else mask_mobile(phone)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -26,7 +25,15 @@ from bot.channels.base import (
     Turn,
     TurnFailed,
 )
+from bot.channels.fanout import change_bus
 from bot.handoff import texts
+from bot.handoff.aftercare import (
+    convert_to_callback,
+    mark_callback_offered,
+    mark_resumed,
+    tickets_to_resume,
+    unclaimed_too_long,
+)
 from bot.handoff.callback import (
     callback_window,
     find_phone,
@@ -36,24 +43,13 @@ from bot.handoff.callback import (
 )
 from bot.handoff.feed import ChangeFeed
 from bot.handoff.hours import WorkingHours, describe_moment
-from bot.handoff.models import CALLBACK, CITIZEN, CLOSED, SYSTEM, WAITING, Ticket, utcnow
+from bot.handoff.locks import named_locks
+from bot.handoff.models import CALLBACK, CITIZEN, CLOSED, SYSTEM, WAITING, Ticket
 from bot.handoff.rasa_api import RasaConversations, RasaUnavailable
-from bot.handoff.rating import parse_rating
-from bot.handoff.tickets import (
-    add_message,
-    convert_to_callback,
-    find_open_ticket,
-    get_ticket,
-    mark_callback_offered,
-    mark_resumed,
-    pending_rating,
-    record_rating,
-    tickets_to_resume,
-    unclaimed_too_long,
-)
+from bot.handoff.tickets import add_message, find_open_ticket, get_ticket
 from bot.settings import Settings
 from bot.staff.models import StaffUser
-from bot.store import session_scope
+from bot.store import session_scope, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -87,11 +83,11 @@ class HandoffDesk:
         self.channels = channels
         self.rasa = rasa
         self.hours = WorkingHours.from_settings(settings)
-        self.feed = ChangeFeed(engine)
-        # One lock per ticket being resumed, gone once nobody holds it.
-        self._resume_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
+        self.feed = ChangeFeed(
+            engine, settings.handoff_feed_poll_seconds, change_bus(settings, "handoff:changed")
         )
+        # One resume of a ticket at a time: in this process, or on every instance (redis_url).
+        self.locks = named_locks(settings)
         self._tasks: list[asyncio.Task[None]] = []
 
     # ---- delivery ---------------------------------------------------------------------------
@@ -124,7 +120,7 @@ class HandoffDesk:
     # ---- the citizen's turns ----------------------------------------------------------------
 
     async def intercept(self, turn: Turn) -> bool:
-        """True when the turn belongs to an open ticket (or is the rating): the bot stays out.
+        """True when the turn belongs to an open ticket: the bot stays out.
 
         If the store cannot be read, the turn goes on to the bot only when Rasa says the
         conversation is not paused. Otherwise it would vanish into a paused tracker, unseen by
@@ -149,9 +145,10 @@ class HandoffDesk:
         kind, ticket = await to_thread.run_sync(self._route_turn, turn)
         if kind == "none" or ticket is None:
             # No open ticket. A closed one may still wait for its resume (Rasa was away).
+            # The rating after a ticket is bot.ratings' (the next interceptor).
             for pending in await to_thread.run_sync(self._tickets_to_resume, turn.conversation_id):
                 await self._resume(pending)
-            return await self._maybe_rating(turn)
+            return False
         # The turn is on the ticket now: a store failure after this point must not ask the
         # citizen to send it a second time.
         try:
@@ -198,26 +195,6 @@ class HandoffDesk:
             )
             return "callback", ticket
 
-    async def _maybe_rating(self, turn: Turn) -> bool:
-        window = timedelta(seconds=self.settings.handoff_rating_window_seconds)
-
-        def find() -> Ticket | None:
-            with session_scope(self.engine) as session:
-                return pending_rating(session, turn.conversation_id, window)
-
-        ticket = await to_thread.run_sync(find)
-        if ticket is None:
-            return False
-        rating = parse_rating(turn.text)
-        recorded = await to_thread.run_sync(record_rating, self.engine, ticket.id, rating)
-        if rating is None or not recorded:
-            return False  # not a rating: the citizen moved on, and so does the bot
-        await self.feed.poke()
-        await self.deliver(
-            turn.conversation_id, turn.channel, [notice(texts.rating_thanks(rating), "rated")]
-        )
-        return True
-
     # ---- after staff act --------------------------------------------------------------------
 
     async def after_claim(self, ticket: Ticket, staff: StaffUser) -> Delivery:
@@ -255,12 +232,12 @@ class HandoffDesk:
 
     # ---- resuming the bot -------------------------------------------------------------------
 
-    async def _resume(self, ticket: Ticket) -> bool:
-        """Un-pause Rasa for a ticket that stopped being open, once, and tell the citizen."""
-        lock = self._resume_locks.get(ticket.id)
-        if lock is None:
-            lock = self._resume_locks[ticket.id] = asyncio.Lock()
-        async with lock:
+    async def _resume(self, ticket: Ticket, wait: bool = True) -> bool:
+        """Un-pause Rasa for a ticket that stopped being open, once, and tell the citizen.
+        ``wait=False`` (the sweep): leave a ticket someone is resuming right now to them."""
+        async with self.locks.hold(f"handoff:resume:{ticket.id}", wait) as held:
+            if not held:
+                return False  # someone else is at it; if they fail, the sweep retries
             current = await to_thread.run_sync(self._load, ticket.id)
             if current.resumed_at is not None or current.state not in (CLOSED, CALLBACK):
                 return False
@@ -322,7 +299,7 @@ class HandoffDesk:
                 ticket.id,
             )
         for ticket in unresumed:
-            await self._resume(ticket)
+            await self._resume(ticket, wait=False)
 
     def _note(self, ticket_id: int, text: str) -> None:
         with session_scope(self.engine) as session:
@@ -348,3 +325,5 @@ class HandoffDesk:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         await self.rasa.aclose()
+        await self.feed.aclose()
+        await self.locks.aclose()

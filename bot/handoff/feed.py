@@ -1,8 +1,11 @@
 """Tells the live console that tickets changed.
 
 Changes made in this process (a citizen's message, a staff action) wake the listeners at
-once; changes made elsewhere (the action server opening a ticket, another web app instance)
-are noticed by polling one cheap query a second, shared by every listener.
+once. With a :class:`~bot.channels.fanout.ChangeBus` (``redis_url``: N web-app instances) each
+such change is also published, and a change on another instance wakes this one's listeners
+at once. Changes made elsewhere without a notice (the action server opening a ticket, an
+instance while Redis was away) are noticed by polling one cheap query a second, shared by
+every listener.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 from anyio import to_thread
 from sqlalchemy import Engine
 
+from bot.channels.fanout import ChangeBus
 from bot.handoff.tickets import change_marker
 from bot.store import session_scope
 
@@ -22,9 +26,12 @@ log = logging.getLogger(__name__)
 
 
 class ChangeFeed:
-    def __init__(self, engine: Engine, poll_seconds: float = 1.0) -> None:
+    def __init__(
+        self, engine: Engine, poll_seconds: float = 1.0, bus: ChangeBus | None = None
+    ) -> None:
         self._engine = engine
         self._poll_seconds = poll_seconds
+        self._bus = bus
         self._version = 0
         self._marker: tuple[Any, ...] | None = None
         self._changed: asyncio.Condition | None = None
@@ -39,7 +46,12 @@ class ChangeFeed:
         return self._changed
 
     async def poke(self) -> None:
-        """Something changed: wake every listener."""
+        """Something changed here: wake every listener, on every instance."""
+        await self._wake()
+        if self._bus is not None:
+            await self._bus.publish()
+
+    async def _wake(self) -> None:
         condition = self._condition()
         async with condition:
             self._version += 1
@@ -64,12 +76,22 @@ class ChangeFeed:
         marker = await to_thread.run_sync(self._read_marker)
         if marker != self._marker:
             self._marker = marker
-            await self.poke()
+            await self._wake()
 
-    async def run(self) -> None:
+    async def _poll(self) -> None:
         while True:
             try:
                 await self.check()
             except Exception:  # the store is away for a moment: keep watching
                 log.warning("handoff change feed could not read the store", exc_info=True)
             await asyncio.sleep(self._poll_seconds)
+
+    async def run(self) -> None:
+        if self._bus is None:
+            await self._poll()
+            return
+        await asyncio.gather(self._poll(), self._bus.listen(self._wake))
+
+    async def aclose(self) -> None:
+        if self._bus is not None:
+            await self._bus.aclose()

@@ -6,22 +6,20 @@ compares the two). Messages for citizens live in the channels' outbox (``0005_ou
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import (
     Boolean,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
     String,
-    Text,
-    TypeDecorator,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.store import Base
+from bot.privacy.sealing import SealedText
+from bot.store import Base, UTCDateTime
 
 # Ticket states. waiting → claimed → closed; waiting → callback (→ closed once called back).
 WAITING = "waiting"
@@ -44,33 +42,6 @@ RATING_RATED = "rated"
 RATING_SKIPPED = "skipped"
 
 
-UTC = timezone.utc
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (naive) and PostgreSQL."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect):  # type: ignore[no-untyped-def]
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime stored; use an aware UTC datetime")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect):  # type: ignore[no-untyped-def]
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 class Ticket(Base):
     __tablename__ = "handoff_tickets"
 
@@ -81,7 +52,8 @@ class Ticket(Base):
     reason: Mapped[str] = mapped_column(String(32))
     service_id: Mapped[str | None] = mapped_column(String(64))
     department: Mapped[str | None] = mapped_column(String(64))
-    summary: Mapped[str] = mapped_column(Text, default="")
+    # The citizen's words and numbers are sealed at rest (bot/privacy/sealing.py).
+    summary: Mapped[str] = mapped_column(SealedText, default="")
     agitated: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -90,10 +62,11 @@ class Ticket(Base):
     claimed_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
-    resolution: Mapped[str | None] = mapped_column(Text)
+    resolution: Mapped[str | None] = mapped_column(SealedText)
     callback_offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Kept as given: the number staff call back (shown masked until then; purged later).
     callback_phone: Mapped[str | None] = mapped_column(String(20))
-    callback_message: Mapped[str | None] = mapped_column(Text)
+    callback_message: Mapped[str | None] = mapped_column(SealedText)
     callback_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set once the Rasa conversation was resumed after the ticket stopped being open.
     resumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -124,19 +97,6 @@ class TicketMessage(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     sender: Mapped[str] = mapped_column(String(16))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(SealedText)
     # True for the lines copied from the bot conversation before the handoff.
     history: Mapped[bool] = mapped_column(Boolean, default=False)
-
-
-class AuditEntry(Base):
-    __tablename__ = "handoff_audit"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
-    actor: Mapped[str] = mapped_column(String(64))
-    action: Mapped[str] = mapped_column(String(32))
-    ticket_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    detail: Mapped[str] = mapped_column(Text, default="")
-    client_ip: Mapped[str | None] = mapped_column(String(64))

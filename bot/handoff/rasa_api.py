@@ -56,5 +56,34 @@ class RasaConversations:
         except (httpx.HTTPError, ValueError) as error:
             raise RasaUnavailable(f"tracker: {type(error).__name__}") from error
 
+    async def slots(self, conversation_id: str) -> dict[str, Any]:
+        """The conversation's slots (the tracker without its events)."""
+        url = f"/conversations/{quote(conversation_id, safe='')}/tracker"
+        params = {"token": self._token, "include_events": "NONE"}
+        try:
+            response = await self._client.get(url, params=params)
+            response.raise_for_status()
+            slots = response.json().get("slots")
+        except (httpx.HTTPError, ValueError, AttributeError) as error:
+            raise RasaUnavailable(f"tracker: {type(error).__name__}") from error
+        return slots if isinstance(slots, dict) else {}
+
+    async def transcript(self, conversation_id: str) -> list[tuple[str, str, float]]:
+        """The conversation's (sender "citizen"/"bot", text, unix time) lines, from its events."""
+        url = f"/conversations/{quote(conversation_id, safe='')}/tracker"
+        params = {"token": self._token, "include_events": "ALL"}
+        try:
+            response = await self._client.get(url, params=params)
+            response.raise_for_status()
+            events = response.json().get("events") or []
+        except (httpx.HTTPError, ValueError, AttributeError) as error:
+            raise RasaUnavailable(f"tracker: {type(error).__name__}") from error
+        senders = {"user": "citizen", "bot": "bot"}
+        return [
+            (senders[e["event"]], e["text"], float(e.get("timestamp") or 0))
+            for e in events
+            if isinstance(e, dict) and e.get("event") in senders and isinstance(e.get("text"), str)
+        ]
+
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -20,17 +20,19 @@ from bot.catalog import Catalog
 from bot.handoff import texts
 from bot.handoff.callback import CallbackWindow, callback_window, mask_phone
 from bot.handoff.hours import WorkingHours, describe_moment
-from bot.handoff.models import Ticket, utcnow
+from bot.handoff.models import SYSTEM, Ticket
 from bot.handoff.summary import looks_agitated, summarize, transcript
 from bot.handoff.tickets import (
     HandoffRequest,
     QueueInfo,
+    add_message,
     create_callback_ticket,
+    find_open_ticket,
     open_ticket,
     queue_info,
 )
 from bot.settings import Settings
-from bot.store import session_scope
+from bot.store import session_scope, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -130,3 +132,13 @@ def register_callback(
     )
     log.info("call-back ticket %s registered (%s)", ticket.id, reason)
     return ticket, texts.callback_registered(mask_phone(phone), window.when)
+
+
+def note_citizen_left(engine: Engine, conversation_id: str) -> bool:
+    """Tell staff (a line in the open ticket, if any) that the citizen started over."""
+    with session_scope(engine) as session:
+        ticket = find_open_ticket(session, conversation_id)
+        if ticket is None:
+            return False
+        add_message(session, ticket, SYSTEM, texts.CITIZEN_LEFT)
+        return True

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 HOTLINE = "政务服务热线12345"
 
+# The 政务服务"好差评" levels; the web app asks with the same buttons (bot/ratings/texts.py).
 RATING_BUTTONS = (
     ("5分 非常满意", "5"),
     ("4分 满意", "4"),
-    ("3分 一般", "3"),
+    ("3分 基本满意", "3"),
     ("2分 不满意", "2"),
     ("1分 非常不满意", "1"),
 )
@@ -69,17 +70,10 @@ def transferred(department: str) -> str:
 
 
 CLOSED = "本次人工服务已结束，感谢您的耐心。"
+# A line staff see in the open ticket when the widget's 新对话 button left the conversation.
+CITIZEN_LEFT = "群众点击了“新对话”，已离开这次会话：之后的回复对方可能看不到了。"
 CLOSED_UNSERVED = "工作人员已结束本次人工服务排队。如还需要帮助，可以继续问我，或者再次说“转人工”。"
 ASK_RATING = "请为本次人工服务打个分（1–5分，5分最满意），直接回复数字就行："
-
-
-def rating_thanks(rating: int) -> str:
-    if rating <= 2:
-        return (
-            f"收到您的评价（{rating}分），很抱歉没能让您满意，我们会认真改进。"
-            "还有什么可以帮您的吗？"
-        )
-    return f"感谢您的评价（{rating}分）！还有什么可以帮您的吗？"
 
 
 FAILED = f"抱歉，转人工暂时没有成功。着急的话请拨打{HOTLINE}。"

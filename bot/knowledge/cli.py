@@ -34,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="validate documents and (re)build the index if needed")
     build.add_argument("--force", action="store_true", help="re-embed everything")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
+    build.add_argument(
+        "--progress-json",
+        action="store_true",
+        help='progress as JSON lines on stdout ({"stage", "done", "total"}), then the report',
+    )
     build.add_argument("--knowledge-dir", type=Path)
     build.add_argument("--index-dir", type=Path)
 
@@ -111,13 +116,35 @@ def cmd_build(args: argparse.Namespace) -> int:
     from bot.knowledge.index import BuildPaths, build_index
 
     paths = BuildPaths.from_settings(knowledge_dir=args.knowledge_dir, index_dir=args.index_dir)
+
+    def progress_line(stage: str, done: int, total: int) -> None:
+        print(json.dumps({"stage": stage, "done": done, "total": total}), flush=True)
+
     try:
-        report = build_index(paths, force=args.force, progress=not args.quiet)
+        report = build_index(
+            paths,
+            force=args.force,
+            progress=not (args.quiet or args.progress_json),
+            on_progress=progress_line if args.progress_json else None,
+        )
     except KnowledgeBaseError as exc:
         raise CliError(f"{exc}\nThe previous index (if any) is unchanged.", EXIT_FAILED) from None
     except ModelBuildError as exc:
         raise CliError(f"cannot build the embedding model: {exc}", EXIT_FAILED) from None
-    print(report.summary())
+    if args.progress_json:
+        summary = {
+            "stage": "done",
+            "status": report.status,
+            "documents": report.documents,
+            "chunks": report.chunks,
+            "embedded": report.embedded,
+            "reused": report.reused,
+            "changed_documents": report.changed_documents,
+            "seconds": round(report.seconds, 2),
+        }
+        print(json.dumps(summary, ensure_ascii=False), flush=True)
+    else:
+        print(report.summary())
     return EXIT_OK
 
 

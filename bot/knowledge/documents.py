@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from bot.frontmatter import DocumentError, parse_front_matter
 
 FRONT_MATTER_KEYS = ("id", "title", "department", "basis", "updated", "channels")
 REQUIRED_SECTIONS = (
@@ -43,15 +43,6 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _QUESTION_PREFIX = re.compile(r"^(?:问|Q)\s*[：:]\s*")
 _ANSWER_PREFIX = re.compile(r"^(?:答|A)\s*[：:]\s*")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.、)])\s*")
-
-
-class DocumentError(ValueError):
-    """One problem in one document file."""
-
-    def __init__(self, path: Path | str, problem: str) -> None:
-        self.path = Path(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
 
 
 class KnowledgeBaseError(ValueError):
@@ -83,27 +74,6 @@ class Document:
     sections: dict[str, str]  # H2 heading -> body, in document order
     faqs: tuple[FaqItem, ...]
     examples: tuple[str, ...] = ()  # 常见问法: how citizens ask, for retrieval only
-
-
-def parse_front_matter(text: str, path: Path | str) -> tuple[dict[str, Any], str]:
-    """Split ``---`` YAML front matter from the body; raises :class:`DocumentError`."""
-    text = text.lstrip("\ufeff")
-    lines = text.splitlines()
-    if not lines or lines[0].strip() != "---":
-        raise DocumentError(path, "no front matter (the file must start with a '---' line)")
-    try:
-        end = next(i for i in range(1, len(lines)) if lines[i].strip() in ("---", "..."))
-    except StopIteration:
-        raise DocumentError(path, "front matter is not closed by a '---' line") from None
-    try:
-        meta = yaml.safe_load("\n".join(lines[1:end]))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 2})" if mark is not None else ""
-        raise DocumentError(path, f"front matter is not valid YAML{where}") from None
-    if not isinstance(meta, dict):
-        raise DocumentError(path, "front matter must be a YAML mapping of key: value")
-    return meta, "\n".join(lines[end + 1 :])
 
 
 def _validate_meta(meta: dict[str, Any], path: Path) -> list[DocumentError]:

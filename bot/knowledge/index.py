@@ -26,7 +26,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +41,9 @@ from bot.nlp.dictionary import generate as generate_dictionary
 from bot.settings import get_settings
 
 INDEX_FORMAT = 1
+# Build progress for a caller that shows it (the console's progress bar): (stage, done, total).
+ProgressCallback = Callable[[str, int, int], None]
+
 HNSW_THRESHOLD = 50_000
 HNSW_NEIGHBOURS = 32
 HNSW_EF_CONSTRUCTION = 80
@@ -221,8 +224,12 @@ def build_index(
     force: bool = False,
     progress: bool = True,
     encoder: Any = None,
+    on_progress: ProgressCallback | None = None,
 ) -> BuildReport:
-    """Build (or skip) the index; raises KnowledgeBaseError for invalid documents."""
+    """Build (or skip) the index; raises KnowledgeBaseError for invalid documents.
+
+    Incremental: only documents whose bytes changed are re-embedded (see module doc).
+    ``on_progress`` hears ("embedding", done, total) per batch, then ("writing", 0, 1)."""
     started = time.perf_counter()
     paths = paths or BuildPaths.from_settings()
     _, model_built = ensure_model(paths.model_dir)
@@ -252,6 +259,7 @@ def build_index(
             force,
             progress,
             encoder,
+            on_progress,
         )
         _write_dictionary_file(paths.dictionary_dir, dictionary_text)
         report.model_built = model_built
@@ -270,7 +278,17 @@ def _write_dictionary_file(directory: Path, text: str) -> None:
 
 
 def _write_index(
-    paths, documents, model, dictionary_text, state, manifest, live_dir, force, progress, encoder
+    paths,
+    documents,
+    model,
+    dictionary_text,
+    state,
+    manifest,
+    live_dir,
+    force,
+    progress,
+    encoder,
+    on_progress=None,
 ) -> BuildReport:
     import numpy as np
     from tqdm import tqdm
@@ -288,12 +306,17 @@ def _write_index(
         if encoder is None:
             from bot.knowledge.embedding import load_encoder
 
+            if on_progress:
+                on_progress("loading model", 0, len(to_embed))
+
             encoder = load_encoder(paths.model_dir)
         chunks = [c for d in to_embed for c in chunks_by_doc[d.id]]
         texts = [c.text if c.kind == EXAMPLE else c.embedding_text for c in chunks]
         # Similar lengths in a batch waste less compute on padding; examples are questions.
         order = sorted(range(len(texts)), key=lambda i: (chunks[i].kind == EXAMPLE, len(texts[i])))
         all_new = np.zeros((len(texts), encoder.dim), dtype=np.float32)
+        if on_progress:
+            on_progress("embedding", 0, len(texts))
         with tqdm(
             total=len(texts), desc="embedding chunks", unit="chunk", disable=not progress
         ) as bar:
@@ -306,6 +329,8 @@ def _write_index(
                 if passages:
                     all_new[passages] = encoder.passages([texts[i] for i in passages])
                 bar.update(len(rows))
+                if on_progress:
+                    on_progress("embedding", min(start + EMBED_BATCH, len(texts)), len(texts))
         row = 0
         for d in to_embed:
             n = len(chunks_by_doc[d.id])
@@ -324,6 +349,8 @@ def _write_index(
             report.reused += len(chunks_by_doc[d.id])
     vectors = np.ascontiguousarray(np.concatenate(vector_parts), dtype=np.float32)
     report.chunks = len(ordered_chunks)
+    if on_progress:
+        on_progress("writing", 0, 1)
 
     paths.index_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(

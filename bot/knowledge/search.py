@@ -22,6 +22,7 @@ import numpy as np
 from bot.knowledge import decision as decision_model
 from bot.knowledge.chunking import EXAMPLE, Chunk
 from bot.knowledge.focus import question_focus
+from bot.knowledge.homophones import QueryCorrector
 from bot.knowledge.index import (
     BM25_DIR,
     CHUNKS,
@@ -230,6 +231,8 @@ class Searcher:
             d: (info["title"], info["department"]) for d, info in manifest["documents"].items()
         }
         self.tokenizer = Tokenizer(live / DICTIONARY_COPY)
+        # Homophones of service names (低宝 -> 低保) are read as the names by every retriever.
+        self.corrector = QueryCorrector.from_dictionary(self.tokenizer, live / DICTIONARY_COPY)
         self.bm25 = bm25s.BM25.load(str(live / BM25_DIR), load_corpus=False, mmap=False)
         self.dense = faiss.read_index(str(live / DENSE))
         if hasattr(self.dense, "hnsw"):
@@ -280,6 +283,12 @@ class Searcher:
         self.encode_query("预热")
         self.tokenizer.tokenize("预热")
 
+    def share_encoder_of(self, other: Searcher) -> None:
+        """Use ``other``'s already-loaded model (same fingerprint) rather than loading another
+        copy: a reloaded index (:mod:`bot.knowledge.reload`) keeps the process's model."""
+        if other._encoder is not None and other.fingerprint == self.fingerprint:
+            self._encoder = other._encoder
+
     def encode_query(self, query: str) -> np.ndarray:
         """The query's dense vector. One at a time: the model already uses every core, and
         concurrent calls would only fight over them."""
@@ -327,10 +336,15 @@ class Searcher:
         best_chunk[docs[winners]] = candidates[winners]
         return best, best_chunk
 
+    def retrieval_text(self, query: str) -> str:
+        """The query as every retriever reads it: normalised, homophones of service names
+        replaced by the names (see :mod:`bot.knowledge.homophones`)."""
+        return self.corrector.correct(query)
+
     def dense_query_text(self, query: str) -> str:
-        """The query as the dense model reads it: normalised, with the official wording of any
-        colloquial terms appended (e.g. 社保卡 -> 社会保障卡)."""
-        return encoder_text(query)
+        """The query as the dense model reads it: :meth:`retrieval_text` with the official
+        wording of any colloquial terms appended (e.g. 社保卡 -> 社会保障卡)."""
+        return encoder_text(self.retrieval_text(query))
 
     def encode_second(self, query: str) -> np.ndarray:
         from bot.knowledge.second_encoder import encode_texts
@@ -355,6 +369,7 @@ class Searcher:
     ) -> Signals:
         """Every retriever's scores for ``query``. ``hybrid`` adds the example and second-encoder
         signals and, for a long message, the signals of its question part."""
+        query = self.retrieval_text(query)
         tokens = self.tokenizer.query_tokens(query)
         bm25_chunks = self._bm25_chunk_scores(tokens)
         if self.is_example.any():

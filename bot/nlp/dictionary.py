@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.catalog import Catalog, load_catalog
+from bot.frontmatter import DocumentError, parse_front_matter
 from bot.nlp.colloquial import COLLOQUIAL_SYNONYMS
 from bot.settings import get_settings
 
@@ -169,8 +170,6 @@ def _is_term(term: str) -> bool:
 def _knowledge_sources(knowledge_dir: Path) -> list[tuple[str, str]]:
     """(title, full text) per readable knowledge document; broken documents are reported by the
     index build, the dictionary just skips what it cannot parse."""
-    from bot.knowledge.documents import DocumentError, parse_front_matter
-
     sources: list[tuple[str, str]] = []
     if not knowledge_dir.is_dir():
         return sources

@@ -67,6 +67,17 @@ class Tokenizer:
         self._ensure_ready()
         return [t for t in self._jieba.cut(normalize(text), HMM=self.hmm) if _is_content(t)]
 
+    def segments(self, normalized_text: str) -> list[str]:
+        """Every piece of the accurate-mode segmentation of already normalised text, stop words
+        and punctuation included (they concatenate back to the text)."""
+        self._ensure_ready()
+        return list(self._jieba.cut(normalized_text, HMM=self.hmm))
+
+    def frequency(self, word: str) -> int:
+        """The word's frequency in the loaded dictionaries (0: not a dictionary word)."""
+        self._ensure_ready()
+        return int(self._jieba.FREQ.get(word, 0))
+
     def tokenize(self, text: str) -> list[str]:
         """Search-mode tokens of the normalised text, content words only, in order: each word,
         preceded by every shorter dictionary word inside it (jieba's own search mode only looks

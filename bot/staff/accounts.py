@@ -14,12 +14,11 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.handoff.models import utcnow
-from bot.handoff.tickets import audit
+from bot.audit import audit
 from bot.staff import throttle
 from bot.staff.models import ROLE_ADMIN, ROLE_STAFF, ROLES, StaffSession, StaffUser
 from bot.staff.throttle import LoginPolicy
-from bot.store import session_scope
+from bot.store import session_scope, utcnow
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$")
 MIN_PASSWORD = 10

@@ -8,8 +8,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.handoff.models import UTCDateTime
-from bot.store import Base
+from bot.store import Base, UTCDateTime
 
 # Roles. Staff work tickets; admins may also unmask personal data, manage accounts and see
 # analytics.

@@ -11,46 +11,16 @@ from enum import Enum
 
 from sqlalchemy import (
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bot.store import Base
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-class UTCDateTime(TypeDecorator[dt.datetime]):
-    """Stored as naive UTC on every database, handed out as aware UTC.
-
-    SQLite keeps no time zone and PostgreSQL's ``timestamptz`` comes back aware; storing naive
-    UTC on both keeps comparisons and windows identical across the two stores.
-    """
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("UTCDateTime needs a time-zone-aware datetime")
-        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-
-    def process_result_value(
-        self, value: dt.datetime | None, dialect: Dialect
-    ) -> dt.datetime | None:
-        return None if value is None else value.replace(tzinfo=dt.timezone.utc)
+from bot.store import Base, UTCDateTime, utcnow
 
 
 class ApplicationStatus(str, Enum):
@@ -126,8 +96,10 @@ class Application(Base):
     completed_at: Mapped[dt.date | None] = mapped_column(Date)
     department: Mapped[str] = mapped_column(String(128))
     note: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(timezone=False), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        UTCDateTime(timezone=False), default=utcnow, onupdate=utcnow
+    )
 
     history: Mapped[list[StatusHistoryEntry]] = relationship(
         back_populates="application",
@@ -153,7 +125,7 @@ class StatusHistoryEntry(Base):
     status: Mapped[str] = mapped_column(String(16))
     current_step: Mapped[str] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(Text, default="")
-    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(timezone=False), default=utcnow)
 
     application: Mapped[Application] = relationship(back_populates="history")
 
@@ -174,7 +146,7 @@ class StatusLookup(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(timezone=False))
     conversation_id: Mapped[str] = mapped_column(String(255))
     application_no: Mapped[str] = mapped_column(String(16))
     outcome: Mapped[str] = mapped_column(String(32))

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from bot.privacy import mobiles
+
 APPLICATION_NO_PATTERN = re.compile(r"YX[0-9]{11}")
 _SEPARATORS = re.compile(r"[\s\-_－—–.·]+")
 # "YX" then eleven digits that may be broken up by spaces or dashes, not followed by a 12th digit.
@@ -20,7 +22,6 @@ _APPLICATION_NO_IN_TEXT = re.compile(
 )
 # Something that was meant to be an application number (YX and some digits), valid or not.
 _APPLICATION_NO_ATTEMPT = re.compile(r"(?<![A-Z])Y\s*X[\s\-_—–]*[0-9]")
-_MOBILE_IN_TEXT = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
 _FOUR_DIGITS = re.compile(r"(?<![0-9])[0-9]{4}(?![0-9])")
 # Words people use when they give the tail: 尾号 5173, 后四位是5173, 手机最后四个数 5173 …
 _TAIL_CUE = re.compile(r"(尾号|尾数|尾巴|后四位|后4位|末四位|末4位|最后四|最后4|后头四|后面四)")
@@ -110,10 +111,10 @@ def find_phone_tail(text: str | None, *, expected: bool = False) -> str | None:
     normalized = normalize_text(text)
     had_number = bool(_APPLICATION_NO_IN_TEXT.search(normalized))
     rest = _APPLICATION_NO_IN_TEXT.sub(" ", normalized)
-    mobiles = _MOBILE_IN_TEXT.findall(rest)
-    if len(set(mobiles)) == 1:
-        return mobiles[0][-4:]
-    if mobiles:
+    numbers = list(mobiles(rest))
+    if len(set(numbers)) == 1:
+        return numbers[0][-4:]
+    if numbers:
         return None
     cue = _TAIL_CUE.search(rest)
     if cue:

@@ -13,11 +13,9 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from bot.privacy import is_mobile_number, mobiles
 from bot.status.numbers import normalize_text, parse_phone_tail
 
-_MOBILE = re.compile(r"1[3-9][0-9]{9}")
-# Not inside a longer run of digits, nor an application number's digits ("YX1…").
-_MOBILE_IN_TEXT = re.compile(r"(?<![0-9A-Z])1[3-9][0-9]{9}(?![0-9])")
 _SEPARATORS = re.compile(r"[\s\-]+")
 
 
@@ -49,12 +47,12 @@ def parse_phone_proof(raw: str | None) -> PhoneProof | None:
     if tail is not None:
         return PhoneProof(ProofKind.PHONE_TAIL, tail)
     compact = _SEPARATORS.sub("", normalize_text(raw or ""))
-    if _MOBILE.fullmatch(compact):
+    if compact.isascii() and compact.isdigit() and is_mobile_number(compact):
         return PhoneProof(ProofKind.FULL_PHONE, compact)
     return None
 
 
 def full_phone_in(text: str | None, *, tail: str) -> str | None:
     """The one mobile number in ``text`` that ends in ``tail`` (the slot the form filled)."""
-    found = {m for m in _MOBILE_IN_TEXT.findall(normalize_text(text or "")) if m.endswith(tail)}
+    found = {m for m in mobiles(normalize_text(text or "")) if m.endswith(tail)}
     return found.pop() if len(found) == 1 else None

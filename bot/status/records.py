@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from bot.privacy import is_mobile_number
 from bot.status.models import ApplicationStatus
 from bot.status.numbers import normalize_application_no
 
@@ -41,7 +42,6 @@ _MAX_LENGTH = {
     "department": 128,
     "note": 500,
 }
-_MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _DATE = re.compile(r"([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})")
 _STATUS_VALUES = ", ".join(s.value for s in ApplicationStatus)
 
@@ -201,7 +201,7 @@ def _validate_row(
         problems.append(f"事项编码 {service_id[:40] or '（空）'} 不在服务目录中")
 
     phone = re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", values["phone"]))
-    if not _MOBILE.fullmatch(phone):
+    if not (phone.isascii() and phone.isdigit() and is_mobile_number(phone)):
         problems.append("phone 不是11位手机号")
 
     try:

@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 
 from bot.status.budgets import CheckKeys, Pause, StatusGuard, get_status_guard
 from bot.status.callers import caller_identity
-from bot.status.models import Application, LookupOutcome, StatusLookup, utcnow
+from bot.status.models import Application, LookupOutcome, StatusLookup
 from bot.status.numbers import normalize_application_no
 from bot.status.phone_proof import PhoneProof, ProofKind, parse_phone_proof
 from bot.status.repository import ApplicationView
-from bot.store import session_scope
+from bot.store import session_scope, utcnow
 
 MAX_CONVERSATION_ID_CHARS = 255
 # Built once: under a guessing attack this runs thousands of times an hour.

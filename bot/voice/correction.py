@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin
 
@@ -23,11 +24,21 @@ _HAN = re.compile(r"[\u4e00-\u9fff]")
 _INITIAL_MERGES = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("l", "n"), ("h", "f"))
 _FINAL_MERGES = (("ang", "an"), ("eng", "en"), ("ing", "in"), ("iang", "ian"), ("uang", "uan"))
 
+# Whether a replacement may happen: (the whole text, window start, window end, term).
+Acceptor = Callable[[str, int, int, str], bool]
+
 
 def syllables(text: str) -> tuple[str, ...]:
     return tuple(lazy_pinyin(text, style=Style.NORMAL, errors="default"))
 
 
+def char_syllables(text: str) -> tuple[str, ...]:
+    """One syllable per character of ``text`` (a non-Chinese character stands for itself),
+    read in context, so windows of the text need no reading of their own."""
+    return tuple(lazy_pinyin(text, style=Style.NORMAL, errors=lambda chars: list(chars)))
+
+
+@lru_cache(maxsize=4096)
 def fuzzy_syllable(syllable: str) -> str:
     if syllable[:1] in ("j", "q", "x") and syllable[1:2] == "u":
         syllable = syllable[0] + "i" + syllable[2:]  # ju/ji, que/qie, xun/xin
@@ -103,45 +114,74 @@ class HomophoneCorrector:
             if term in near:
                 self._by_length[len(key)].append((key, term))
 
-    def correct(self, text: str) -> str:
+    def correct(self, text: str, accept: Acceptor | None = None) -> str:
         """``text`` with each near-homophone of a domain term replaced, longest first.
 
         Two passes: exact and fuzzy sounds first; near sounds only where the first pass found
-        nothing, so 能住房公积金 keeps 住房公积金 rather than becoming 廉租房公积金."""
-        first = self._scan(text, near=False)
+        nothing, so 能住房公积金 keeps 住房公积金 rather than becoming 廉租房公积金.
+        ``accept`` may veto a replacement (e.g. one that cuts through a word of the text)."""
+        sounds = char_syllables(text)
+        if len(sounds) != len(text):  # never expected; read each window on its own then
+            sounds = None
+        first = self._scan(text, sounds, 0, len(text), near=False, accept=accept)
         out: list[str] = []
-        for piece, matched in first:
-            out.extend([piece] if matched else [term for term, _ in self._scan(piece, near=True)])
+        for start, end, piece, matched in first:
+            if matched:
+                out.append(piece)
+            else:
+                pieces = self._scan(text, sounds, start, end, near=True, accept=accept)
+                out.extend(replaced for _, _, replaced, _ in pieces)
         return "".join(out)
 
-    def _scan(self, text: str, *, near: bool) -> list[tuple[str, bool]]:
-        pieces: list[tuple[str, bool]] = []
-        plain: list[str] = []
-        i = 0
-        while i < len(text):
-            replacement = self._match_at(text, i, near=near)
+    def _scan(
+        self,
+        text: str,
+        sounds: tuple[str, ...] | None,
+        begin: int,
+        end: int,
+        *,
+        near: bool,
+        accept: Acceptor | None,
+    ) -> list[tuple[int, int, str, bool]]:
+        """(start, end, text or term, replaced?) pieces of ``text[begin:end]``."""
+        pieces: list[tuple[int, int, str, bool]] = []
+        plain_start = begin
+        i = begin
+        while i < end:
+            replacement = self._match_at(text[:end], sounds, i, near=near)
+            if replacement is not None and accept is not None:
+                term, length = replacement
+                if term != text[i : i + length] and not accept(text, i, i + length, term):
+                    replacement = None
             if replacement is None:
-                plain.append(text[i])
                 i += 1
                 continue
-            if plain:
-                pieces.append(("".join(plain), False))
-                plain = []
+            if plain_start < i:
+                pieces.append((plain_start, i, text[plain_start:i], False))
             term, length = replacement
-            pieces.append((term, True))
+            pieces.append((i, i + length, term, True))
             i += length
-        if plain:
-            pieces.append(("".join(plain), False))
+            plain_start = i
+        if plain_start < end:
+            pieces.append((plain_start, end, text[plain_start:end], False))
         return pieces
 
-    def _match_at(self, text: str, start: int, *, near: bool) -> tuple[str, int] | None:
+    def _match_at(
+        self, text: str, sounds: tuple[str, ...] | None, start: int, *, near: bool
+    ) -> tuple[str, int] | None:
+        longest = self._lengths[0] if self._lengths else 0
+        han_run = 0
+        while (
+            han_run < longest and start + han_run < len(text) and _HAN.match(text[start + han_run])
+        ):
+            han_run += 1
         for length in self._lengths:
-            window = text[start : start + length]
-            if len(window) < length or not all(_HAN.match(c) for c in window):
+            if length > han_run:
                 continue
+            window = text[start : start + length]
             if window in self._known:
                 return window, length
-            key = syllables(window)
+            key = sounds[start : start + length] if sounds is not None else syllables(window)
             fuzzy_key = tuple(fuzzy_syllable(s) for s in key)
             if near:
                 term = self._nearest(fuzzy_key) if length >= 3 else None

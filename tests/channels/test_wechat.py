@@ -17,9 +17,8 @@ from bot.channels.wechat.models import WeChatAccessToken, WeChatInbound
 from bot.channels.wechat.render import TEXT_LIMIT_BYTES
 from bot.channels.wechat.texts import PLEASE_TYPE, UNSUPPORTED, WELCOME
 from bot.gateway.app import create_app
-from bot.handoff.models import utcnow
 from bot.handoff.texts import NOT_RECEIVED
-from bot.store import session_scope
+from bot.store import session_scope, utcnow
 from tests.channels.conftest import ScriptedRasa, WeChatApp, assemble, wechat_settings
 from tests.channels.peer import WeChatPeer, message_xml, new_openid, text_xml
 from tests.handoff.conftest import make_settings
@@ -68,7 +67,12 @@ def test_text_message_gets_a_passive_reply(wechat: WeChatApp, mode: str) -> None
     assert reply.target == openid and reply.source == wechat.settings.wechat_account_id
     turn = wechat.rasa.turns()[0]
     assert turn["sender"] == f"wechat:{openid}"
-    assert turn["metadata"] == {"channel": "wechat", "client": "wechat"}
+    assert turn["metadata"] == {
+        "channel": "wechat",
+        "client": "wechat",
+        "elderly_mode": False,
+        "voice": False,
+    }
 
 
 def test_safe_mode_reply_is_encrypted(wechat: WeChatApp) -> None:

@@ -8,8 +8,8 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from bot.channels.wechat.models import WeChatFollower
-from bot.handoff.models import RATING_RATED, SYSTEM, TicketMessage, utcnow
-from bot.store import session_scope
+from bot.handoff.models import RATING_RATED, SYSTEM, TicketMessage
+from bot.store import session_scope, utcnow
 from tests.channels.conftest import WeChatApp
 from tests.channels.peer import new_openid
 from tests.handoff.conftest import wait_until

@@ -65,7 +65,12 @@ async def test_router_relays_to_rasa_with_channel_metadata() -> None:
         {
             "sender": "c1",
             "message": "你好",
-            "metadata": {"channel": "web", "client": "ip:203.0.113.7"},
+            "metadata": {
+                "channel": "web",
+                "client": "ip:203.0.113.7",
+                "elderly_mode": False,
+                "voice": False,
+            },
         }
     ]
 
@@ -146,7 +151,12 @@ def test_api_chat_relays_and_returns_messages(client_and_rasa) -> None:
     assert response.status_code == 200
     assert response.json()["messages"][0]["buttons"][0]["title"] == "转人工"
     assert rasa.requests[0]["sender"] == f"api-{client.key_id}-u1"
-    assert rasa.requests[0]["metadata"] == {"channel": "api", "client": "key:gateway-test"}
+    assert rasa.requests[0]["metadata"] == {
+        "channel": "api",
+        "client": "key:gateway-test",
+        "elderly_mode": False,
+        "voice": False,
+    }
 
 
 @pytest.mark.parametrize(
@@ -176,3 +186,12 @@ def test_portal_serves_the_widget(client_and_rasa) -> None:
     assert "/static/widget.js" in page.text
     assert client.get("/static/widget.js").status_code == 200
     assert client.get("/static/socket.io.min.js").status_code == 200
+
+
+async def test_router_tells_rasa_how_the_citizen_talked() -> None:
+    # The analytics read 长辈模式 and voice from Rasa's events (docs/analytics.md).
+    rasa = RecordingRasa()
+    router = TurnRouter(RasaClient("http://rasa", 1, httpx.MockTransport(rasa)))
+    await router.handle(Turn("c2", "web", "低保怎么申请", client="ip:1", elderly=True, voice=True))
+    metadata = rasa.requests[0]["metadata"]
+    assert metadata["elderly_mode"] is True and metadata["voice"] is True

@@ -24,9 +24,9 @@ from actions.handoff import (
     start_handoff,
 )
 from bot.handoff import reasons
-from bot.handoff.models import Ticket, TicketMessage, utcnow
+from bot.handoff.models import Ticket, TicketMessage
 from bot.settings import Settings
-from bot.store import get_engine, session_scope
+from bot.store import get_engine, session_scope, utcnow
 from tests.handoff.conftest import make_settings, use_settings_everywhere
 
 EVENTS = [

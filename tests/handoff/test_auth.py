@@ -6,7 +6,7 @@ import pytest
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 
-from bot.handoff.models import AuditEntry
+from bot.audit import AuditEntry
 from bot.staff.accounts import disable_staff, reset_password
 from bot.store import session_scope
 from tests.handoff.conftest import PASSWORD, Desk

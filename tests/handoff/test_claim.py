@@ -7,8 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Engine, func, select
 
-from bot.handoff import tickets
-from bot.handoff.models import AuditEntry, Ticket
+from bot.audit import AuditEntry
+from bot.handoff import staff_actions, tickets
+from bot.handoff.models import Ticket
 from bot.handoff.tickets import HandoffRequest, open_ticket
 from bot.staff.accounts import add_staff
 from bot.store import session_scope
@@ -56,7 +57,7 @@ def test_ten_concurrent_claims_in_the_store_one_winner(engine: Engine) -> None:
     def claim(member) -> str:  # type: ignore[no-untyped-def]
         start.wait()
         try:
-            tickets.claim(engine, ticket.id, member)
+            staff_actions.claim(engine, ticket.id, member)
             return "won"
         except tickets.TicketConflict:
             return "conflict"

@@ -13,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
-from bot.handoff.models import UTC, Ticket, utcnow
+from bot.handoff.models import Ticket
 from bot.handoff.summary import Line
 from bot.handoff.tickets import (
     HandoffRequest,
@@ -23,7 +23,7 @@ from bot.handoff.tickets import (
     open_ticket,
 )
 from bot.staff.models import StaffSession, StaffUser
-from bot.store import Base, session_scope
+from bot.store import UTC, Base, session_scope, utcnow
 
 HANDOFF_TABLES = {
     "handoff_tickets",

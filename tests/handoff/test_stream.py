@@ -15,8 +15,8 @@ import uvicorn
 from sqlalchemy import select
 
 from bot.apikeys.store import add_key
+from bot.audit import AuditEntry
 from bot.console import api
-from bot.handoff.models import AuditEntry
 from bot.handoff.tickets import HandoffRequest, open_ticket
 from bot.settings import Settings
 from bot.staff.accounts import add_staff

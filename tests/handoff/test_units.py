@@ -16,9 +16,9 @@ from bot.handoff.callback import (
     without_phone,
 )
 from bot.handoff.hours import InvalidSchedule, WorkingHours, describe_moment, parse_dates
-from bot.handoff.rating import parse_rating
 from bot.handoff.summary import Line, looks_agitated, summarize, transcript
 from bot.privacy import find_pii, id_checksum_ok, mask
+from bot.ratings.parsing import parse_rating
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HOURS = WorkingHours.parse(
@@ -42,7 +42,8 @@ def at(*parts: int) -> datetime:
         ("电话13812345678", "电话138****5678"),
         ("电话 138-1234-5678 或 +86 139 1234 5678", "电话 138****5678 或 139****5678"),
         ("身份证11010519491231002X", "身份证110*************2X"),
-        ("身份证110105194912310021", "身份证110*************21"),
+        # A wrong check digit: not an ID number (issue 11), left as typed.
+        ("身份证110105194912310021", "身份证110105194912310021"),
         ("老身份证110105491231002", "老身份证110**********02"),
         ("编号YX20261108005不是电话", "编号YX20261108005不是电话"),
         ("订单号123456789012345678901", "订单号123456789012345678901"),
@@ -58,8 +59,9 @@ def test_mask(text: str, masked: str) -> None:
 def test_id_checksum() -> None:
     assert id_checksum_ok("11010519491231002X")
     assert not id_checksum_ok("110105194912310021")
-    # A typo'd check digit is still someone's ID number: it is masked all the same.
-    assert [f.kind for f in find_pii("110105194912310021")] == ["id_number"]
+    # Only a valid check digit makes an ID number (issue 11; tests/privacy has the rest).
+    assert [f.kind for f in find_pii("11010519491231002X")] == ["id_number"]
+    assert find_pii("110105194912310021") == []
 
 
 def test_mask_is_idempotent_and_never_leaks_digits() -> None:
@@ -211,7 +213,8 @@ def test_parse_rating(text: str, rating: int | None) -> None:
         ("我的电话是 138 1234 5678，想问低保", "13812345678"),
         ("+86-13812345678", "13812345678"),
         ("0571-88886666", "0571-88886666"),
-        ("座机 010 12345678", "010-12345678"),
+        ("座机 010 62345678", "010-62345678"),
+        ("座机 010 12345678", None),  # no local number starts with 1
         ("12345678901", None),
         ("1381234567", None),
         ("13812345678 或者 13912345678", None),

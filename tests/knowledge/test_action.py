@@ -11,20 +11,36 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.knowledge import search as search_module
-from bot.settings import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT, get_settings
+from bot.store import get_engine, upgrade
 
 DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
 
 pytestmark = pytest.mark.model
 
 
+@pytest.fixture(scope="module")
+def review_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The action records abstained and clarified questions (bot.review): into a throwaway
+    store, never the developer's."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'zhixun.db'}"
+    upgrade(url)
+    return url
+
+
 @pytest.fixture()
-def action(searcher):
+def action(searcher, review_store: str, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("ZHIXUN_DATABASE_URL", review_store)
+    get_settings.cache_clear()
+    get_engine.cache_clear()
     search_module.use_searcher(searcher)
     from actions.policy import ActionAnswerPolicy
 
     yield ActionAnswerPolicy()
     search_module.use_searcher(None)
+    get_engine().dispose()
+    get_settings.cache_clear()
+    get_engine.cache_clear()
 
 
 def slots(events: list[dict[str, Any]]) -> dict[str, Any]:

@@ -75,11 +75,11 @@ def _assert_outcomes(table: dict, right_min: float) -> None:
     shares = table["in_scope"]
     assert shares["wrong_answer"] <= 0.02, shares
     assert shares["right_answer"] >= right_min, shares
-    assert shares["right_answer"] + shares["clarify_with"] >= 0.94, shares
+    assert shares["right_answer"] + shares["clarify_with"] >= 0.95, shares
     assert table["out_of_scope"]["not_answered"] >= 0.95, table["out_of_scope"]
 
 
-@pytest.mark.parametrize(("name", "right_min"), [("report", 0.85), ("held_out_report", 0.75)])
+@pytest.mark.parametrize(("name", "right_min"), [("report", 0.85), ("held_out_report", 0.80)])
 def test_decision_acceptance_with_committed_calibration(
     name: str, right_min: float, request: pytest.FixtureRequest
 ) -> None:

@@ -42,10 +42,9 @@ from bot.apikeys.store import add_key
 from bot.channels import outbox
 from bot.channels.outbox import OutboxCounter, OutboxMessage
 from bot.handoff import texts
-from bot.handoff.models import utcnow
 from bot.settings import PROJECT_ROOT
 from bot.staff import accounts
-from bot.store import Base, get_engine, make_engine, upgrade
+from bot.store import Base, get_engine, make_engine, upgrade, utcnow
 from tests.handoff.conftest import (
     POSTGRES_ADMIN_URL,
     Desk,

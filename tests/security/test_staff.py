@@ -21,16 +21,12 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select, text
 
+from bot.audit import AuditEntry
 from bot.channels.base import BotMessage
 from bot.console import api
-from bot.handoff.models import AuditEntry, TicketMessage
-from bot.handoff.tickets import (
-    HandoffRequest,
-    add_message,
-    convert_to_callback,
-    get_ticket,
-    open_ticket,
-)
+from bot.handoff.aftercare import convert_to_callback
+from bot.handoff.models import TicketMessage
+from bot.handoff.tickets import HandoffRequest, add_message, get_ticket, open_ticket
 from bot.staff import __main__ as staff_cli
 from bot.staff import accounts
 from bot.staff.accounts import add_staff, disable_staff, find_staff

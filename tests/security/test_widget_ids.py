@@ -22,8 +22,9 @@ import socketio
 import uvicorn
 from sqlalchemy import select
 
-from bot.channels.web import CITIZEN_LEFT, ConversationTokens, WebChannel
+from bot.channels.web import ConversationTokens, WebChannel
 from bot.handoff.models import SYSTEM, WAITING, Ticket, TicketMessage
+from bot.handoff.texts import CITIZEN_LEFT
 from bot.store import session_scope, upgrade
 from tests.handoff.conftest import (
     FakeRasa,
@@ -217,7 +218,12 @@ def test_a_signed_token_resumes_the_same_conversation(
     turns = live.turns()
     assert [t["sender"] for t in turns] == [f"web-{session_id}"] * 2
     # The caller's address travels to the action server (per-client limits).
-    assert turns[-1]["metadata"] == {"channel": "web", "client": "ip:127.0.0.1"}
+    assert turns[-1]["metadata"] == {
+        "channel": "web",
+        "client": "ip:127.0.0.1",
+        "elderly_mode": False,
+        "voice": False,
+    }
 
 
 def test_a_message_before_any_session_is_refused(live: Live, widgets: Callable[[], Widget]) -> None:

@@ -56,7 +56,7 @@ from bot.channels.wechat.render import (
     wants_more,
 )
 from bot.channels.wechat.xml import BadXml, Inbound, parse_fields, read_inbound, text_reply
-from bot.handoff.models import utcnow
+from bot.store import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +287,7 @@ class WeChatChannel:
             text = inbound.recognition.strip() or await self._transcribe(inbound)
             if not text:
                 return Rendered(texts.PLEASE_TYPE)
-            return await self._text(inbound, text)
+            return await self._text(inbound, text, voice=True)
         return Rendered(texts.UNSUPPORTED)
 
     async def _event(self, inbound: Inbound) -> Rendered | None:
@@ -301,7 +301,7 @@ class WeChatChannel:
                 return await self._turn(inbound.openid, turn_text)
         return None  # views, location reports, scans: nothing to say
 
-    async def _text(self, inbound: Inbound, raw: str) -> Rendered | None:
+    async def _text(self, inbound: Inbound, raw: str, voice: bool = False) -> Rendered | None:
         options, more = await to_thread.run_sync(store.take_shown, self.engine, inbound.openid)
         if more and wants_more(raw):
             part = continue_reading(more)
@@ -311,10 +311,10 @@ class WeChatChannel:
             text = clean_text(text, self.settings.max_message_chars)
         except InvalidMessage as error:
             return Rendered(str(error))
-        return await self._turn(inbound.openid, text)
+        return await self._turn(inbound.openid, text, voice)
 
-    async def _turn(self, openid: str, text: str) -> Rendered | None:
-        turn = Turn(conversation_id(openid), NAME, text, client=NAME)
+    async def _turn(self, openid: str, text: str, voice: bool = False) -> Rendered | None:
+        turn = Turn(conversation_id(openid), NAME, text, client=NAME, voice=voice)
         try:
             messages = await self.context.router.handle(turn)
         except TurnFailed as failure:  # nothing of it was kept: the citizen is asked to resend

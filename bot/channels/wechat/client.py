@@ -14,9 +14,8 @@ from anyio import to_thread
 from sqlalchemy import Engine
 
 from bot.channels.wechat.models import WeChatAccessToken
-from bot.handoff.models import utcnow
 from bot.settings import Settings
-from bot.store import session_scope
+from bot.store import session_scope, utcnow
 
 log = logging.getLogger(__name__)
 

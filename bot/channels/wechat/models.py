@@ -11,8 +11,7 @@ from datetime import datetime
 from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.handoff.models import UTCDateTime
-from bot.store import Base
+from bot.store import Base, UTCDateTime
 
 # What happened to an inbound message (WeChatInbound.state).
 PROCESSING = "processing"

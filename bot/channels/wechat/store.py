@@ -14,8 +14,7 @@ from bot.channels.wechat.models import (
     WeChatInbound,
     WeChatNonce,
 )
-from bot.handoff.models import utcnow
-from bot.store import session_scope
+from bot.store import session_scope, utcnow
 
 
 def remember_nonce(engine: Engine, nonce: str, timestamp: str, body_sha256: str) -> bool:

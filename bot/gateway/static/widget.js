@@ -160,12 +160,15 @@
   });
   socket.on("disconnect", function () { addMessage("连接已断开，正在重新连接…", "notice"); });
 
+  // How the citizen talks, for the 好差评 record: 长辈模式 on, the text came from the microphone.
+  var spoken = false;
   function submit(payload, shown) {
     var text = (payload || "").trim();
     if (!text) return;
     addMessage(shown || text, "user");
     setStatus("");
-    socket.emit("user_uttered", { message: text });
+    socket.emit("user_uttered", { message: text, elder: panel.classList.contains("zx-elder"), voice: spoken });
+    spoken = false;
   }
 
   // 新对话: a fresh server-issued conversation, the log cleared, so the next person at a shared
@@ -255,6 +258,7 @@
         if (!result.ok) { setStatus(result.data.detail || "语音识别失败，请再试一次，或直接打字。", "error"); return; }
         if (!result.data.heard || !result.data.text) { setStatus(result.data.message || "没听清，请再说一遍", "warn"); return; }
         input.value = result.data.text;
+        spoken = true;
         input.focus();
         setStatus("听到的是上面这句话。没问题请点「发送」，也可以先改一改。", "ok");
       })
