@@ -11,6 +11,8 @@ checks its own input; this guards the REST door for integrations that post to Ra
   say who the caller is (``metadata.client``, used for per-client limits) and by which door the
   citizen came (``metadata.channel`` / ``input_channel``, where staff replies are delivered).
   A direct caller is ``rest:<its address>`` on the ``rest`` door; a wrong secret gets 401;
+- a turn that fails inside Rasa (a database or action server gone mid-turn) is answered with
+  :data:`TURN_FAILED`, a clear "please send it again", where Rasa's own channel answers nothing;
 - bodies larger than Sanic's ``REQUEST_MAX_SIZE`` (``SANIC_REQUEST_MAX_SIZE``, set by
   ``bot.services``) get 413, counted on the bytes actually received, chunked bodies included.
 """
@@ -18,6 +20,7 @@ checks its own input; this guards the REST door for integrations that post to Ra
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -40,6 +43,11 @@ CLIENT_KEY = "client"
 WITH_STAFF_DETAIL = (
     "此会话正由人工客服处理，消息未发送给机器人。请通过网关 /api/chat 发送，消息会转给客服。"
 )
+
+
+TURN_FAILED = "抱歉，系统刚才没能处理这条消息，请稍后再发一次。"
+
+log = logging.getLogger(__name__)
 
 
 class ConversationWithStaff(SanicException):
@@ -73,7 +81,14 @@ class ValidatedRestInput(RestInput):
         return "rest"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        webhook = super().blueprint(on_new_message)
+        async def answered(message: UserMessage) -> None:
+            try:
+                await on_new_message(message)
+            except Exception as error:  # Rasa's channel would log the text and answer nothing
+                log.error("rest: a turn failed (%s); asked to send it again", type(error).__name__)
+                await message.output_channel.send_text_message(message.sender_id, TURN_FAILED)
+
+        webhook = super().blueprint(answered)
 
         @webhook.exception(ConversationWithStaff)
         async def with_staff(_: Request, __: ConversationWithStaff) -> HTTPResponse:

@@ -13,12 +13,20 @@ event broker's pool benefits too. A database that stays down still reaches Rasa'
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
 from typing import Any
 
+from rasa.core.lock import TicketLock
+from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore, TrackerStore
 from rasa.shared.utils.common import class_from_module_path
+from rasa.utils.endpoints import EndpointConfig
+from redis.exceptions import RedisError
 from sqlalchemy import event, exc
 from sqlalchemy.pool import Pool
 
@@ -85,3 +93,46 @@ class ClusterTrackerStore:
         if not (isinstance(store_class, type) and issubclass(store_class, SQLTrackerStore)):
             raise TypeError(f"{base_store!r} is not an SQL tracker store")
         return retrying(store_class)(**kwargs)
+
+
+# How long a turn waits for Redis to come back (a restart, a fail-over) before it fails.
+REDIS_OUTAGE_SECONDS = 15.0
+
+
+class ClusterLockStore(RedisLockStore):
+    """Rasa's Redis lock store (``lock_store: type:`` in a cluster's endpoints) riding out a
+    Redis restart. Stock Rasa fails the turn when Redis is unreachable for a moment, or when
+    the conversation's lock vanished with a restarted Redis while the turn waited in line
+    ("Could not acquire lock"), and its REST channel then answers 200 with no messages. Here
+    the turn takes a new ticket and tries again for up to REDIS_OUTAGE_SECONDS; the lost queue
+    held no other ticket that could still be served, so order is kept."""
+
+    def __init__(self, endpoint_config: EndpointConfig) -> None:
+        super().__init__(host=endpoint_config.url, **endpoint_config.kwargs)
+
+    @asynccontextmanager
+    async def lock(
+        self,
+        conversation_id: str,
+        lock_lifetime: float = LOCK_LIFETIME,
+        wait_time_in_seconds: float = 1,
+    ) -> AsyncGenerator[TicketLock, None]:
+        deadline = time.monotonic() + REDIS_OUTAGE_SECONDS
+        while True:
+            try:
+                ticket = self.issue_ticket(conversation_id, lock_lifetime)
+                acquired = await self._acquire_lock(conversation_id, ticket, wait_time_in_seconds)
+                break
+            except (LockError, RedisError) as error:
+                if time.monotonic() > deadline:
+                    raise
+                logger.error("lock store: %s; trying again", type(error).__name__)
+                await asyncio.sleep(0.5)
+        try:
+            yield acquired
+        finally:
+            try:
+                self.cleanup(conversation_id, ticket)
+            except RedisError as error:
+                # The ticket expires by itself after its lifetime.
+                logger.error("lock store: ticket not released (%s)", type(error).__name__)

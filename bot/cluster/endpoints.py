@@ -21,6 +21,8 @@ REDIS_PASSWORD_ENV = "ZHIXUN_CLUSTER_REDIS_PASSWORD"
 # Rasa's lock store keys: "lock:<prefix>:<conversation>"; the prefix must be alphanumeric.
 LOCK_KEY_PREFIX = "zhixunlock"
 CLUSTER_TRACKER_STORE = "rasa_components.cluster_store.ClusterTrackerStore"
+# Rasa's Redis lock store, riding out a Redis restart (rasa_components/cluster_store.py).
+CLUSTER_LOCK_STORE = "rasa_components.cluster_store.ClusterLockStore"
 
 
 def _postgres(layout: ClusterLayout, db: str) -> dict[str, Any]:
@@ -55,7 +57,7 @@ def cluster_endpoints(layout: ClusterLayout) -> dict[str, Any]:
     }
     redis = layout.redis
     lock_store: dict[str, Any] = {
-        "type": "redis",
+        "type": CLUSTER_LOCK_STORE,
         "url": redis.hostname,
         "port": redis.port or 6379,
         "db": _redis_db(layout),

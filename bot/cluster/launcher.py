@@ -92,7 +92,7 @@ def cluster_env(layout: ClusterLayout) -> dict[str, str]:
 
 
 def instance_processes(layout: ClusterLayout, instance: Instance, endpoints: Path) -> list[Managed]:
-    """The single stack's three services (bot/services.py), on this instance's ports."""
+    """The single stack's three services (bot/services/), on this instance's ports."""
     settings = layout.settings.model_copy(
         update={
             "host": LOOPBACK,

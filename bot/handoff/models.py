@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.privacy.sealing import SealedText
+from bot.staff import models as _staff_tables  # noqa: F401  (the staff_users table the foreign keys name)
 from bot.store import Base, UTCDateTime
 
 # Ticket states. waiting → claimed → closed; waiting → callback (→ closed once called back).

@@ -101,7 +101,7 @@ def test_endpoints_put_trackers_in_postgres_locks_in_redis_and_no_password_in_th
         "username": "zx",
         "password": "${ZHIXUN_CLUSTER_POSTGRES_PASSWORD}",
     }
-    assert endpoints["lock_store"]["type"] == "redis"
+    assert endpoints["lock_store"]["type"] == "rasa_components.cluster_store.ClusterLockStore"
     assert endpoints["lock_store"]["db"] == 3 and endpoints["lock_store"]["port"] == 6380
     # The committed event broker writes to ZHIXUN_DATABASE_URL: the cluster's app database.
     assert endpoints["event_broker"] == committed.get("event_broker") or {
@@ -322,3 +322,70 @@ def test_rasa_tracker_store_survives_a_cut_connection_and_refuses_other_stores(
     assert "rasa_components.cluster_store" in lines, result.stdout
     # Both messages in PostgreSQL, once each: nothing fell back to Rasa's in-memory store.
     assert lines[-1] == "['第一句', '第二句']", result.stdout + result.stderr[-2000:]
+
+
+# A turn waits in line for a conversation's lock while Redis restarts (its queue is lost).
+REDIS_RESTART_SCRIPT = """
+import asyncio, subprocess, sys, time
+from rasa.core.lock_store import LockStore
+from rasa.utils.endpoints import EndpointConfig
+
+port, directory = sys.argv[1], sys.argv[2]
+command = ["redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
+           "--appendonly", "no", "--dir", directory]
+redis = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+time.sleep(0.5)
+store = LockStore.create(EndpointConfig(
+    type="rasa_components.cluster_store.ClusterLockStore", url="127.0.0.1", port=int(port),
+    db=0, key_prefix="zhixunlock",
+))
+
+async def first_turn():
+    async with store.lock("c1"):
+        await asyncio.sleep(2)  # Redis restarts meanwhile
+
+async def second_turn():
+    await asyncio.sleep(0.3)
+    async with store.lock("c1"):
+        return "served"
+
+async def restart_redis():
+    global redis
+    await asyncio.sleep(0.8)
+    redis.terminate(); redis.wait()
+    await asyncio.sleep(0.5)
+    redis = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+
+async def main():
+    results = await asyncio.gather(first_turn(), second_turn(), restart_redis())
+    print(results[1])
+
+try:
+    asyncio.run(main())
+finally:
+    redis.terminate()
+"""
+
+
+def test_rasa_lock_store_rides_out_a_redis_restart(tmp_path) -> None:
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed (Debian package redis-server).")
+    from bot.services import free_port
+
+    result = subprocess.run(
+        [
+            str(RASA_PYTHON),
+            "-W",
+            "ignore",
+            "-c",
+            REDIS_RESTART_SCRIPT,
+            str(free_port()),
+            str(tmp_path),
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "served", result.stdout

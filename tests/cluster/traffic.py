@@ -27,6 +27,9 @@ SCRIPT: tuple[tuple[str, str | None], ...] = (
 )
 MAX_ATTEMPTS = 6
 RETRY_PAUSE_SECONDS = 3.0
+# What a Rasa server answers when a turn failed inside it (rasa_components.channels.TURN_FAILED,
+# a module of the Rasa environment): the citizen's "please send it again".
+TURN_FAILED = "抱歉，系统刚才没能处理这条消息，请稍后再发一次。"
 
 
 @dataclass
@@ -62,7 +65,8 @@ def new_conversation(prefix: str) -> Conversation:
 
 
 def is_retry_signal(response: httpx.Response) -> bool:
-    """The balancer's "please retry" (JSON ``retry: true``) for a turn no instance finished."""
+    """The balancer's "please retry" (JSON ``retry: true``) for a turn no instance finished; a
+    Rasa server's own (a 200 with :data:`TURN_FAILED`) is read in :func:`send`."""
     if response.status_code not in (502, 503, 504):
         return False
     try:
@@ -93,7 +97,11 @@ async def send(
         if response.status_code == 200:
             turn.instance = response.headers.get(INSTANCE_HEADER, "")
             turn.reply = "\n".join(m.get("text") or "" for m in response.json())
-            return
+            if turn.reply != TURN_FAILED:
+                return
+            turn.retry_signals += 1
+            await asyncio.sleep(RETRY_PAUSE_SECONDS)
+            continue
         if not is_retry_signal(response):
             turn.failures.append(f"HTTP {response.status_code}: {response.text[:200]}")
             return

@@ -4,9 +4,12 @@ mailbox: tests/security/test_delivery.py.)"""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -22,6 +25,7 @@ from bot.handoff.tickets import (
     minutes_per_ticket,
     open_ticket,
 )
+from bot.settings import PROJECT_ROOT
 from bot.staff.models import StaffSession, StaffUser
 from bot.store import UTC, Base, session_scope, utcnow
 
@@ -135,3 +139,27 @@ def _session(engine: Engine):  # type: ignore[no-untyped-def]
     from sqlalchemy.orm import Session
 
     return Session(engine)
+
+
+def test_the_action_server_opens_a_ticket_with_the_handoff_modules_alone(tmp_path: Path) -> None:
+    # The action server imports the handoff and nothing of the console: the tables the tickets'
+    # foreign keys name must come with the handoff's own models.
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    script = (
+        "import sys\n"
+        "from bot.handoff.tickets import HandoffRequest, open_ticket\n"
+        "from bot.store import make_engine, upgrade\n"
+        "upgrade(sys.argv[1])\n"
+        "request = HandoffRequest('web-c1', 'web', 'request_human', '想找人工')\n"
+        "ticket, created = open_ticket(make_engine(sys.argv[1]), request)\n"
+        "print(created)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script, url],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip().endswith("True")

@@ -6,7 +6,8 @@ environment from ``bot.services``:
     .venv-rasa/bin/python -m tests.security.rest_channel_server PORT PAUSED_SENDER
 
 The agent answers every turn with what reached it (sender, input channel, metadata) as JSON
-text. The conversation ``PAUSED_SENDER`` is paused, the way a handoff leaves it.
+text, and fails the turn :data:`FAILING_TEXT` the way a lost database fails one. The
+conversation ``PAUSED_SENDER`` is paused, the way a handoff leaves it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from sanic import Sanic
 
 from rasa_components.channels import ValidatedRestInput
 
+FAILING_TEXT = "这一轮会出错"
+
 
 class EchoAgent:
     """Stands in for Rasa's agent: what the channel uses of it (tracker store, handle_message)."""
@@ -31,6 +34,8 @@ class EchoAgent:
         self.tracker_store = tracker_store
 
     async def handle_message(self, message: UserMessage) -> None:
+        if message.text == FAILING_TEXT:
+            raise ConnectionError("the tracker store's database went away")
         echo = {
             "sender": message.sender_id,
             "input_channel": message.input_channel,

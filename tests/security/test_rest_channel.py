@@ -34,6 +34,8 @@ from bot.services import RASA_PYTHON, free_port, stack_services
 from bot.settings import PROJECT_ROOT, Settings
 
 PAUSED_SENDER = "conversation-with-staff"
+# The turn the test server's agent fails (tests/security/rest_channel_server.py: FAILING_TEXT).
+FAILING_TEXT = "这一轮会出错"
 WEBHOOK = "/webhooks/rest/webhook"
 
 
@@ -43,6 +45,10 @@ class RestChannel:
     gateway_token: str
     max_body_bytes: int
     process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     @property
     def url(self) -> str:
@@ -77,7 +83,9 @@ def channel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestChannel]:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    running = RestChannel(port, settings.gateway_token, settings.rasa_max_body_bytes, process)
+    running = RestChannel(
+        port, settings.gateway_token, settings.rasa_max_body_bytes, process, Path(log.name)
+    )
     try:
         deadline = time.monotonic() + 180
         while not _is_up(running.url):
@@ -110,6 +118,17 @@ def test_direct_message_to_a_conversation_with_staff_is_refused(channel: RestCha
     body = response.json()
     assert body["error"] == "conversation_with_staff"
     assert "人工客服" in body["detail"] and "/api/chat" in body["detail"]
+
+
+def test_a_failed_turn_is_answered_with_please_send_it_again(channel: RestChannel) -> None:
+    # Rasa's own channel answers 200 with no message at all: the citizen would wait forever.
+    response = channel.post({"sender": "unlucky", "message": FAILING_TEXT})
+    assert response.status_code == 200
+    # rasa_components.channels.TURN_FAILED (the Rasa environment's module)
+    assert [m["text"] for m in response.json()] == [
+        "抱歉，系统刚才没能处理这条消息，请稍后再发一次。"
+    ]
+    assert FAILING_TEXT not in channel.log()
 
 
 def test_other_conversations_still_reach_the_bot(channel: RestChannel) -> None:

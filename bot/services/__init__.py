@@ -328,16 +328,3 @@ def run() -> None:
         print("\nStopping …", flush=True)
     finally:
         stack.stop()
-
-
-USAGE = "usage: python -m bot.services run | cluster [--instances N]"
-
-if __name__ == "__main__":
-    if sys.argv[1:] == ["run"]:
-        run()
-    elif sys.argv[1:2] == ["cluster"]:
-        from bot.cluster.launcher import main as cluster_main
-
-        sys.exit(cluster_main(sys.argv[2:]))
-    else:
-        sys.exit(USAGE)
