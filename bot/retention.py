@@ -215,8 +215,11 @@ def purge(
         result.counts["events (event broker)"] = _anonymize_events(
             app, "events", cutoff, has_timestamp=False, dry_run=dry_run
         )
-        if settings.rasa_tracker_db.exists():
-            tracker = make_engine(f"sqlite:///{settings.rasa_tracker_db}")
+        tracker_url = settings.rasa_tracker_url or (
+            f"sqlite:///{settings.rasa_tracker_db}" if settings.rasa_tracker_db.exists() else ""
+        )
+        if tracker_url:
+            tracker = make_engine(tracker_url)
             try:
                 result.counts["Rasa tracker events"] = _anonymize_events(
                     tracker, "events", cutoff, has_timestamp=True, dry_run=dry_run

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     embedding_model_dir: Path = PROJECT_ROOT / "var" / "models" / "multilingual-e5-small"
     rasa_model_dir: Path = PROJECT_ROOT / "models"
     rasa_tracker_db: Path = PROJECT_ROOT / "var" / "rasa_tracker.db"
+    # The tracker store's database when it is not that SQLite file (`make cluster`: PostgreSQL),
+    # as a SQLAlchemy URL; `python -m bot.privacy purge` anonymizes it too.
+    rasa_tracker_url: str = ""
     run_dir: Path = PROJECT_ROOT / "var" / "run"
     demo_applications_csv: Path = PROJECT_ROOT / "bot" / "status" / "demo_applications.csv"
 

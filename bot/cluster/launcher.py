@@ -85,6 +85,7 @@ def cluster_env(layout: ClusterLayout) -> dict[str, str]:
     return {
         "ZHIXUN_HOST": LOOPBACK,
         "ZHIXUN_DATABASE_URL": layout.database_url(layout.databases.app),
+        "ZHIXUN_RASA_TRACKER_URL": layout.database_url(layout.databases.tracker),
         "ZHIXUN_REDIS_URL": layout.settings.cluster_redis_url,
         "ZHIXUN_RASA_URL": layout.rasa_api_url,
         "ZHIXUN_ALLOWED_ORIGINS": ",".join(layout.public_origins),

@@ -149,6 +149,10 @@ def test_every_process_gets_its_secrets_in_the_environment_not_the_command_line(
     assert shared["ZHIXUN_DATABASE_URL"] == "postgresql://postgres@127.0.0.1:5432/zhixun"
     assert shared["ZHIXUN_RASA_URL"] == "http://127.0.0.1:5006"
     assert shared["ZHIXUN_REDIS_URL"] == "redis://127.0.0.1:6379/0"
+    # `python -m bot.privacy purge` anonymizes the cluster's trackers too.
+    assert (
+        shared["ZHIXUN_RASA_TRACKER_URL"] == "postgresql://postgres@127.0.0.1:5432/zhixun_tracker"
+    )
 
 
 @pytest.mark.parametrize("pinning", [False, True])

@@ -27,11 +27,15 @@ def staffed_around_the_clock(stack: LiveStack) -> LiveStack:
     return stack
 
 
-def add_staff_account(stack: LiveStack, display_name: str) -> tuple[str, str]:
+STAFF_ADD = (sys.executable, "-m", "bot.staff", "add")
+
+
+def add_staff_account(stack: LiveStack, display_name: str, role: str = "staff") -> tuple[str, str]:
+    """Created with ``python -m bot.staff add`` (password on standard input), as an operator."""
     username = f"e2e-{secrets.token_hex(4)}"
     password = secrets.token_urlsafe(16)
     subprocess.run(
-        [sys.executable, "-m", "bot.staff", "add", username, "--display-name", display_name],
+        [*STAFF_ADD, username, "--display-name", display_name, "--role", role],
         cwd=PROJECT_ROOT,
         env=stack.env,
         input=password + "\n",

@@ -5,19 +5,15 @@ the full phone number in the live turn."""
 
 from __future__ import annotations
 
-import secrets
 import sqlite3
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from bot.settings import PROJECT_ROOT
 from tests.e2e.conftest import LiveStack
-from tests.e2e.handoff_support import StaffApi, staffed_around_the_clock
+from tests.e2e.handoff_support import StaffApi, add_staff_account, staffed_around_the_clock
 
 pytestmark = pytest.mark.e2e
 
@@ -25,21 +21,6 @@ ID_NUMBER = "11010519491231002X"
 PHONE = "13912874650"
 BANK_CARD = "6222021234567890128"
 TYPED = (ID_NUMBER, PHONE, BANK_CARD, ID_NUMBER.lower())
-
-
-def _admin_account(stack: LiveStack) -> tuple[str, str]:
-    username, password = f"e2e-admin-{secrets.token_hex(4)}", secrets.token_urlsafe(16)
-    subprocess.run(
-        [sys.executable, "-m", "bot.staff", "add", username, "--role", "admin"],
-        cwd=PROJECT_ROOT,
-        env=stack.env,
-        input=password + "\n",
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return username, password
 
 
 def _sqlite_path(url: str) -> Path:
@@ -89,7 +70,7 @@ def test_typed_personal_data_is_stored_nowhere_unmasked(stack: LiveStack) -> Non
     assert stack.chat(sender, "转人工").status_code == 200
     after_handoff = stack.chat(sender, f"卡号是{BANK_CARD}，身份证{ID_NUMBER}")
     assert after_handoff.status_code == 200, after_handoff.text
-    admin = StaffApi(stack.web_url, *_admin_account(stack))
+    admin = StaffApi(stack.web_url, *add_staff_account(stack, "隐私检查", "admin"))
     try:
         ticket = admin.ticket_of(conversation_id)
         assert ticket is not None, "no ticket opened"

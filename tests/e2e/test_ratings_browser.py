@@ -5,9 +5,6 @@ follow-up and that it was rectified on time."""
 
 from __future__ import annotations
 
-import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -17,31 +14,13 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from bot.settings import PROJECT_ROOT
 from tests.e2e.conftest import LiveStack
+from tests.e2e.handoff_support import add_staff_account
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 TIMEOUT = 30_000
 COMMENT = "窗口地址没写清楚，白跑了一趟"
-COMMAND = (sys.executable, "-m", "bot.staff", "add")
-
-
-def _account(stack: LiveStack, display_name: str, role: str) -> tuple[str, str]:
-    """Created with ``python -m bot.staff add`` (password on standard input), as an operator."""
-    username = f"e2e-{secrets.token_hex(4)}"
-    password = secrets.token_urlsafe(16)
-    subprocess.run(
-        [*COMMAND, username, "--display-name", display_name, "--role", role],
-        cwd=PROJECT_ROOT,
-        env=stack.env,
-        input=password + "\n",
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return username, password
 
 
 def _summary(stack: LiveStack, account: tuple[str, str]) -> dict[str, Any]:
@@ -84,8 +63,8 @@ def _sign_in(page: Page, stack: LiveStack, account: tuple[str, str], name: str) 
 
 
 def test_bad_rating_to_follow_up_to_analytics(stack: LiveStack, page_of: Any) -> None:
-    staff = _account(stack, "回访坐席", "staff")
-    admin = _account(stack, "统计管理员", "admin")
+    staff = add_staff_account(stack, "回访坐席")
+    admin = add_staff_account(stack, "统计管理员", "admin")
     before = _summary(stack, admin)
 
     # The citizen: a cited policy answer, goodbye, 不满意, a comment.

@@ -200,3 +200,40 @@ def test_purge_command_prints_what_it_did(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "anonymized" in result.stdout and "handoff transcript messages" in result.stdout
+
+
+def test_purge_reaches_a_postgresql_tracker_database(tmp_path: Path) -> None:
+    # `make cluster` keeps trackers in PostgreSQL and names them in ZHIXUN_RASA_TRACKER_URL.
+    from tests.handoff.conftest import postgres_database
+
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    upgrade(url)
+    databases = postgres_database()
+    tracker_url = next(databases).replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        now = datetime.now(UTC)
+        tracker = make_engine(tracker_url)
+        with tracker.begin() as connection:
+            connection.exec_driver_sql(
+                "CREATE TABLE events (id SERIAL PRIMARY KEY, sender_id TEXT, type_name TEXT,"
+                " timestamp DOUBLE PRECISION, intent_name TEXT, action_name TEXT, data TEXT)"
+            )
+            for moment, text in ((now - timedelta(days=200), "旧的对话"), (now, "新的对话")):
+                connection.exec_driver_sql(
+                    "INSERT INTO events (sender_id, type_name, timestamp, data)"
+                    " VALUES (%s, %s, %s, %s)",
+                    ("a", "user", moment.timestamp(), _event_row(moment, text)),
+                )
+        settings = Settings(
+            _env_file=None,
+            database_url=url,
+            rasa_tracker_db=tmp_path / "absent.db",
+            rasa_tracker_url=tracker_url,
+        )
+        assert purge(settings).counts["Rasa tracker events"] == 1
+        with tracker.connect() as connection:
+            rows = connection.exec_driver_sql("SELECT data FROM events ORDER BY id").all()
+        tracker.dispose()
+        assert [json.loads(data)["text"] for (data,) in rows] == [None, "新的对话"]
+    finally:
+        next(databases, None)
