@@ -27,6 +27,7 @@ from bot.handoff import reasons, texts
 from bot.handoff.callback import find_phone
 from bot.handoff.service import Conversation, register_callback, request_handoff
 from bot.handoff.tickets import has_open_ticket
+from bot.privacy.sealing import seal, unseal
 from bot.review.recording import note_handoff
 from bot.settings import get_settings
 from bot.store import get_engine
@@ -188,7 +189,9 @@ class ValidateHandoffCallbackForm(FormValidationAction):
         phone = find_phone(value) if isinstance(value, str) else None
         if phone is None:
             dispatcher.utter_message(text=texts.INVALID_PHONE)
-        return {PHONE_SLOT: phone}
+            return {PHONE_SLOT: None}
+        # Kept sealed between turns: the tracker store masks every number it writes.
+        return {PHONE_SLOT: seal(phone)}
 
     def validate_handoff_message(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -208,7 +211,8 @@ class ActionHandoffCreateCallback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         reason = tracker.get_slot(REASON_SLOT)
-        phone = tracker.get_slot(PHONE_SLOT)
+        sealed_phone = tracker.get_slot(PHONE_SLOT)
+        phone = find_phone(unseal(sealed_phone)) if isinstance(sealed_phone, str) else None
         message = tracker.get_slot(MESSAGE_SLOT)
         cleared = [
             SlotSet(REASON_SLOT, None),

@@ -30,7 +30,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.privacy.core import mask_with_regex
+from bot.privacy.core import SEALED_PREFIX, mask_with_regex
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,8 @@ _STRUCTURAL_KEYS = frozenset(
 def masked(value: Any) -> Any:
     """``value`` (an event as a dict, or any part of one) with every string masked."""
     if isinstance(value, str):
-        return mask_with_regex(value)
+        # Sealed values (the call-back number a form keeps between turns) are already safe.
+        return value if value.startswith(SEALED_PREFIX) else mask_with_regex(value)
     if isinstance(value, dict):
         return {
             key: item if key in _STRUCTURAL_KEYS else masked(item) for key, item in value.items()

@@ -20,9 +20,10 @@ from sqlalchemy import Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from bot.privacy.core import SEALED_PREFIX
 from bot.settings import get_settings
 
-PREFIX = "sealed:v1:"
+PREFIX = SEALED_PREFIX
 UNREADABLE = "〔密钥已更换，无法显示〕"
 
 

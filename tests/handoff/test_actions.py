@@ -25,6 +25,8 @@ from actions.handoff import (
 )
 from bot.handoff import reasons
 from bot.handoff.models import Ticket, TicketMessage
+from bot.privacy import sealing
+from bot.privacy.sealing import unseal
 from bot.settings import Settings
 from bot.store import get_engine, session_scope, utcnow
 from tests.handoff.conftest import make_settings, use_settings_everywhere
@@ -169,8 +171,21 @@ async def test_after_hours_offers_a_callback_form(after_hours: Settings) -> None
 async def test_phone_validation(value: Any, expected: str | None) -> None:
     dispatcher = CollectingDispatcher()
     result = ValidateHandoffCallbackForm().validate_handoff_phone(value, dispatcher, tracker(), {})
-    assert result == {"handoff_phone": expected}
+    stored = result["handoff_phone"]
+    assert (None if stored is None else unseal(stored)) == expected
     assert bool(dispatcher.messages) is (expected is None)
+
+
+async def test_the_callback_number_is_sealed_between_turns(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The tracker store masks every number it writes; the form's number must survive to the
+    # turn that registers the call-back, and no tracker row may hold its digits.
+    keyed = Settings(_env_file=None, secret_key="a-secret-key-for-this-test-only")
+    monkeypatch.setattr(sealing, "get_settings", lambda: keyed)
+    form = ValidateHandoffCallbackForm()
+    stored = form.validate_handoff_phone("138 1234 5678", CollectingDispatcher(), tracker(), {})
+    sealed = stored["handoff_phone"]
+    assert sealed.startswith(sealing.PREFIX) and "5678" not in sealed
+    assert unseal(sealed) == "13812345678"
 
 
 async def test_message_validation() -> None:

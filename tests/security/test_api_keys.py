@@ -144,7 +144,12 @@ def test_keys_cannot_reach_each_others_conversations(gateway: Gateway) -> None:
     alpha_turn = chat_turns(gateway.rasa)[-1]
     assert alpha_turn["sender"] == f"api-{alpha.id}-shared"
     # The caller's identity travels to the action server (per-client limits).
-    assert alpha_turn["metadata"] == {"channel": "api", "client": "key:alpha"}
+    assert alpha_turn["metadata"] == {
+        "channel": "api",
+        "client": "key:alpha",
+        "elderly_mode": False,
+        "voice": False,
+    }
 
     # Beta's message is there for beta.
     assert [m["text"] for m in gateway.mailbox(beta_key, "shared").json()["messages"]] == [
