@@ -312,6 +312,8 @@ def run() -> None:
             "\n智询 is running:\n"
             f"  citizen portal + chat widget  {base}:{settings.web_port}/\n"
             f"  chat API for integrations     {base}:{settings.web_port}/api/chat\n"
+            f"  staff console (sign in)       {base}:{settings.web_port}/console\n"
+            f"  analytics (admins)            {base}:{settings.web_port}/console/analytics\n"
             f"  API docs                      {base}:{settings.web_port}/docs\n"
             f"  Rasa REST channel             {base}:{settings.rasa_port}/webhooks/rest/webhook\n"
             f"  Rasa HTTP API (token in .env) {base}:{settings.rasa_port}/model/parse?token=…\n"
