@@ -7,23 +7,7 @@
 
   function $(id) { return document.getElementById(id); }
 
-  function api(method, path, body) {
-    var headers = { "Accept": "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (method !== "GET" && state.csrf) headers["X-CSRF-Token"] = state.csrf;
-    return fetch(path, {
-      method: method, headers: headers, credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body)
-    }).then(function (response) {
-      return response.json().catch(function () { return {}; }).then(function (data) {
-        if (!response.ok) {
-          var detail = typeof data.detail === "string" ? data.detail : "请求失败（" + response.status + "）";
-          var error = new Error(detail); error.status = response.status; throw error;
-        }
-        return data;
-      });
-    });
-  }
+  function api(method, path, body) { return window.zhixunApi(method, path, body, state.csrf); }
 
   var KIND_LABELS = { abstain: "未找到答案", clarify: "追问未选", handoff: "问后转人工" };
 
