@@ -10,3 +10,7 @@ import re
 CONTROL_CHARACTERS = re.compile(
     r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
 )
+
+# What the Rasa server answers when a turn failed inside it (a database or action server gone
+# mid-turn): the citizen is told to send it again (rasa_components/channels.py).
+TURN_FAILED = "抱歉，系统刚才没能处理这条消息，请稍后再发一次。"

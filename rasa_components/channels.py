@@ -33,7 +33,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.service_auth import GATEWAY_TOKEN_ENV, GATEWAY_TOKEN_HEADER, token_matches
-from bot.text import CONTROL_CHARACTERS
+from bot.text import CONTROL_CHARACTERS, TURN_FAILED
 
 MAX_MESSAGE_CHARS = int(os.environ.get("ZHIXUN_MAX_MESSAGE_CHARS", "2000"))
 MAX_SENDER_CHARS = 128
@@ -44,8 +44,6 @@ WITH_STAFF_DETAIL = (
     "此会话正由人工客服处理，消息未发送给机器人。请通过网关 /api/chat 发送，消息会转给客服。"
 )
 
-
-TURN_FAILED = "抱歉，系统刚才没能处理这条消息，请稍后再发一次。"
 
 log = logging.getLogger(__name__)
 

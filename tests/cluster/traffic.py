@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from bot.cluster.haproxy import INSTANCE_HEADER
+from bot.text import TURN_FAILED
 
 # Eight turns, each with a piece its reply must contain (None: any non-empty answer). Two status
 # forms: the number on one turn, the phone tail on the next.
@@ -27,9 +28,6 @@ SCRIPT: tuple[tuple[str, str | None], ...] = (
 )
 MAX_ATTEMPTS = 6
 RETRY_PAUSE_SECONDS = 3.0
-# What a Rasa server answers when a turn failed inside it (rasa_components.channels.TURN_FAILED,
-# a module of the Rasa environment): the citizen's "please send it again".
-TURN_FAILED = "抱歉，系统刚才没能处理这条消息，请稍后再发一次。"
 
 
 @dataclass

@@ -32,6 +32,7 @@ from bot.gateway.rasa_client import WITH_STAFF_REPLY, RasaClient
 from bot.service_auth import GATEWAY_TOKEN_HEADER
 from bot.services import RASA_PYTHON, free_port, stack_services
 from bot.settings import PROJECT_ROOT, Settings
+from bot.text import TURN_FAILED
 
 PAUSED_SENDER = "conversation-with-staff"
 # The turn the test server's agent fails (tests/security/rest_channel_server.py: FAILING_TEXT).
@@ -124,10 +125,7 @@ def test_a_failed_turn_is_answered_with_please_send_it_again(channel: RestChanne
     # Rasa's own channel answers 200 with no message at all: the citizen would wait forever.
     response = channel.post({"sender": "unlucky", "message": FAILING_TEXT})
     assert response.status_code == 200
-    # rasa_components.channels.TURN_FAILED (the Rasa environment's module)
-    assert [m["text"] for m in response.json()] == [
-        "抱歉，系统刚才没能处理这条消息，请稍后再发一次。"
-    ]
+    assert [m["text"] for m in response.json()] == [TURN_FAILED]
     assert FAILING_TEXT not in channel.log()
 
 
